@@ -1,0 +1,1 @@
+"""aggregator web view: aiohttp.web app factory, routes, templates."""
