@@ -314,3 +314,50 @@ class PollSummary:
     errors: int = 0
     seconds: float = 0.0
     error_messages: tuple[str, ...] = field(default_factory=tuple)
+
+
+# ---------------------------------------------------------------------------
+# Decisions (pure functions in aggregator.decide produce these; storage applies them)
+
+
+@dataclass(frozen=True, slots=True)
+class EntryState:
+    """What decide needs to know about an entry already stored."""
+
+    entry_id: int
+    identity: str
+    content_hash: str
+    update_count: int = 0
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EntryPlan:
+    """Which parsed entries are new and which changed (decided, not yet written)."""
+
+    new: tuple[EntryData, ...] = ()
+    updated: tuple[EntryData, ...] = ()
+    unchanged: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FeedUpdate:
+    """How a feed's stored state changes after one poll (``None`` fields: keep as stored)."""
+
+    fetched_at: datetime
+    status: FeedStatus
+    next_poll_at: datetime
+    poll_interval_s: int
+    error_count: int
+    last_error: str | None
+    last_error_at: datetime | None
+    first_error_at: datetime | None
+    last_success_at: datetime | None
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    title: str | None = None
+    site_url: str | None = None
+    new_url: str | None = None  # move the subscription (permanent redirect confirmed)
+    redirect_url: str | None = None  # permanent redirect seen on this poll
+    disabled: bool | None = None
