@@ -20,7 +20,9 @@ from aggregator.errors import AggregatorError
 if TYPE_CHECKING:
     from aggregator.config import Settings
 
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "aggregator.cli.config",
+)
 
 
 @dataclass
