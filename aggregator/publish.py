@@ -62,7 +62,7 @@ class PublishableEntry(Protocol):
     def match(self) -> TopicMatch | None: ...
 
     @property
-    def slugs(self) -> tuple[str, ...]: ...
+    def topics(self) -> tuple[str, ...]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +72,7 @@ class PublishItem:
     entry: Entry
     article: Article | None = None
     match: TopicMatch | None = None
-    slugs: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,7 +345,7 @@ def _atom_entry(feed: etree._Element, item: PublishableEntry, base_url: str) -> 
         _sub(element, _atom("summary"), summary_text, type="text")
     if content := content_html(item):
         _sub(element, _atom("content"), content, type="html")
-    for slug in item.slugs:
+    for slug in item.topics:
         _sub(element, _atom("category"), term=slug, scheme=base_url.rstrip("/") + "/topics/")
     if entry.feed_url or entry.feed_title:
         source = _sub(element, _atom("source"))
@@ -425,7 +425,7 @@ def _rss_item(channel: etree._Element, item: PublishableEntry, base_url: str) ->
         _sub(element, "description", description)
     if content := content_html(item):
         _sub(element, f"{{{CONTENT_NS}}}encoded", content)
-    for slug in item.slugs:
+    for slug in item.topics:
         _sub(element, "category", slug, domain=base_url.rstrip("/") + "/topics/")
     if entry.feed_url:
         _sub(element, "source", _plain(entry.feed_title) or entry.feed_url, url=entry.feed_url)
@@ -484,8 +484,8 @@ def _json_item(item: PublishableEntry, base_url: str) -> dict[str, Any]:
         result["summary"] = summary
     if author := _author(item):
         result["authors"] = [{"name": author}]
-    if item.slugs:
-        result["tags"] = list(item.slugs)
+    if item.topics:
+        result["tags"] = list(item.topics)
     extension: dict[str, Any] = {"article_url": article_url(base_url, entry.id)}
     if entry.feed_url or entry.feed_title:
         extension["source"] = {

@@ -130,7 +130,7 @@ def make_item(
         topic_version=3,
         decided_at=decided,
     )
-    return PublishItem(entry=entry, article=art, match=match, slugs=("us-iran", "sanctions"))
+    return PublishItem(entry=entry, article=art, match=match, topics=("us-iran", "sanctions"))
 
 
 def test_atom_validates_against_rfc4287_schema_and_reparses(atom_schema: etree.RelaxNG) -> None:
@@ -331,7 +331,7 @@ def test_arbitrary_text_always_gives_valid_documents(
         entry=dataclasses.replace(base.entry, author=author),
         article=base.article,
         match=base.match,
-        slugs=base.slugs,
+        topics=base.topics,
     )
     page = FeedPage(limit=1, next_before=cursor)
     atom = render_atom(make_topic(name=title or "t"), [item], base_url=BASE, page=page, now=NOW)
