@@ -361,3 +361,93 @@ class FeedUpdate:
     new_url: str | None = None  # move the subscription (permanent redirect confirmed)
     redirect_url: str | None = None  # permanent redirect seen on this poll
     disabled: bool | None = None
+
+
+# ---------------------------------------------------------------------------
+# Storage results (added by the storage layer)
+
+
+@dataclass(frozen=True, slots=True)
+class PollWriteResult:
+    """What ``storage.apply_poll`` wrote for one feed."""
+
+    new_entry_ids: tuple[int, ...] = ()
+    updated_entry_ids: tuple[int, ...] = ()
+    moved_to: str | None = None  # the feed's new URL when a confirmed redirect moved it
+
+
+@dataclass(frozen=True, slots=True)
+class TopicEntry:
+    """One entry as shown in a topic: the entry, its article, this topic's match, all its topics."""
+
+    entry: Entry
+    article: Article | None
+    match: TopicMatch
+    topics: tuple[str, ...] = ()
+    cursor: str = ""  # pass as ``before=`` to get the entries after this one
+
+
+@dataclass(frozen=True, slots=True)
+class TopicEntryPage:
+    items: tuple[TopicEntry, ...]
+    next_cursor: str | None = None  # None: no older entries
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    entry: Entry
+    snippet: str = ""  # the start of the article text (plain text)
+    rank: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    name: str
+    password_hash: str
+    created_at: datetime
+    failed_logins: int = 0
+    locked_until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedArticleStats:
+    """Article extraction results for one feed (sources page)."""
+
+    feed_id: int
+    ok: int = 0
+    failed: int = 0
+    skipped: int = 0
+    pending: int = 0
+
+    @property
+    def success_rate(self) -> float | None:
+        done = self.ok + self.failed
+        return None if done == 0 else self.ok / done
+
+
+@dataclass(frozen=True, slots=True)
+class QualityDecision:
+    """One entry's match in a topic with the rule parts that fired (per-topic quality)."""
+
+    entry_id: int
+    state: MatchState
+    origin: MatchOrigin
+    score: float
+    fired_parts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StatusSummary:
+    """Operator health view (``/healthz``, ``/metrics``, the sources page header)."""
+
+    feeds_total: int
+    feeds_by_status: dict[str, int]
+    disabled_feeds: int
+    due_backlog: int  # enabled feeds whose next poll time has passed
+    oldest_due_age_s: float | None
+    entries_total: int
+    entries_today: int  # first seen in the last 24 hours
+    top_errors: tuple[tuple[str, int], ...]  # (last_error, number of feeds), most common first
+    last_tick: datetime | None
+    leased_feeds: int = 0

@@ -1,0 +1,123 @@
+"""The database handle: an async SQLAlchemy engine with the per-dialect settings we rely on."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from aggregator.errors import ConfigError
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+_BEGIN_OPTION = "aggregator_sqlite_begin"
+
+
+def default_sqlite_url(data_dir: str | Path) -> str:
+    """The default database: ``aggregator.sqlite3`` inside ``data_dir`` (the repo's ``db/``)."""
+    return f"sqlite+aiosqlite:///{Path(data_dir).resolve() / 'aggregator.sqlite3'}"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a SQLite URL (None for other databases and in-memory ones)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    if not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" hook issue BEGIN itself (the driver's implicit
+    # transactions cannot do BEGIN IMMEDIATE and break SAVEPOINT handling).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
+def _on_sqlite_begin(conn: Connection) -> None:
+    # Writers take the write lock up front: a deferred transaction that reads and then
+    # writes can fail with SQLITE_BUSY without waiting for the busy timeout.
+    mode = conn.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+class Database:
+    """An open database. Create with ``await Database.open(url)``; close with ``close()``."""
+
+    def __init__(self, engine: AsyncEngine, url: str) -> None:
+        self.engine = engine
+        self.url = url
+        self.dialect: str = engine.dialect.name
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    async def open(cls, url: str, *, echo: bool = False) -> Database:
+        backend = make_url(url).get_backend_name()
+        if backend == "sqlite":
+            path = sqlite_path(url)
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            engine = create_async_engine(
+                url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+            )
+            event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
+            event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
+        elif backend == "postgresql":
+            # pre_ping: connections survive a PostgreSQL restart without a worker restart.
+            engine = create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10)
+        else:
+            raise ConfigError(
+                f"unsupported database URL {url!r}: use sqlite+aiosqlite:// or postgresql+asyncpg://"
+            )
+        return cls(engine, url)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction: commits on success, rolls back on any exception.
+
+        On SQLite it starts with BEGIN IMMEDIATE, so writers queue on the busy timeout
+        instead of failing halfway.
+        """
+        async with self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                await conn.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+            async with conn.begin():
+                yield conn
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A read-only transaction (a consistent snapshot on both dialects)."""
+        async with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """An ORM session inside one transaction, for code that prefers the ORM."""
+        async with self._sessions() as session, session.begin():
+            yield session

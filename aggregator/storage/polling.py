@@ -1,0 +1,229 @@
+"""Writing one poll's result: entries, feed state, fetch log and lease, in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from aggregator.storage._common import chunks, clean_text, dialect_insert
+from aggregator.storage.base import opt_utc, to_utc
+from aggregator.storage.database import Database
+from aggregator.storage.models import (
+    articles_table,
+    entries_table,
+    entry_topics_table,
+    feeds_table,
+    fetch_log_table,
+)
+from aggregator.types import (
+    ArticleStatus,
+    EntryData,
+    EntryPlan,
+    EntryState,
+    FeedUpdate,
+    FetchLogRecord,
+    PollWriteResult,
+)
+from aggregator.urls import InvalidURL, normalize_url
+
+# Identity lists are matched in batches so huge feeds stay under parameter limits.
+_LOOKUP_CHUNK = 500
+
+
+async def entry_states(
+    db: Database, feed_id: int, identities: Sequence[str]
+) -> dict[str, EntryState]:
+    """What is stored for these identities of one feed (absent ones are new)."""
+    wanted = list(dict.fromkeys(identities))
+    states: dict[str, EntryState] = {}
+    async with db.read() as conn:
+        for part in chunks(wanted, _LOOKUP_CHUNK):
+            rows = await conn.execute(
+                select(
+                    entries_table.c.id,
+                    entries_table.c.identity,
+                    entries_table.c.content_hash,
+                    entries_table.c.update_count,
+                    entries_table.c.url,
+                ).where(entries_table.c.feed_id == feed_id, entries_table.c.identity.in_(part))
+            )
+            for row in rows:
+                states[row.identity] = EntryState(
+                    entry_id=row.id,
+                    identity=row.identity,
+                    content_hash=row.content_hash,
+                    update_count=row.update_count,
+                    url=row.url,
+                )
+    return states
+
+
+def _entry_values(data: EntryData) -> dict[str, Any]:
+    return {
+        "url": clean_text(data.url),
+        "title": clean_text(data.title),
+        "author": clean_text(data.author),
+        "updated_at": opt_utc(data.updated_at),
+        "summary_html": clean_text(data.summary_html),
+        "content_html": clean_text(data.content_html),
+        "content_hash": data.content_hash,
+        "categories": [clean_text(c) for c in data.categories],
+        "image_url": clean_text(data.image_url),
+    }
+
+
+async def _insert_new(
+    db: Database, conn: AsyncConnection, feed_id: int, new: Sequence[EntryData], now: datetime
+) -> list[int]:
+    unique = list({data.identity: data for data in reversed(new)}.values())[::-1]
+    rows = [
+        {
+            **_entry_values(data),
+            "feed_id": feed_id,
+            "identity": clean_text(data.identity),
+            # No date in the feed: the entry was published when we first saw it.
+            "published_at": to_utc(data.published_at) if data.published_at else now,
+            "first_seen_at": now,
+            "update_count": 0,
+        }
+        for data in unique
+    ]
+    ids: list[int] = []
+    for part in chunks(rows):
+        # ON CONFLICT DO NOTHING: a concurrent writer (or a lease taken over after expiry)
+        # that stored the same entry first wins; we never create a second row.
+        statement = (
+            dialect_insert(db, entries_table)
+            .values(list(part))
+            .on_conflict_do_nothing(index_elements=["feed_id", "identity"])
+            .returning(entries_table.c.id)
+        )
+        ids.extend((await conn.execute(statement)).scalars())
+    return sorted(ids)
+
+
+async def _update_changed(
+    conn: AsyncConnection, feed_id: int, updated: Sequence[EntryData]
+) -> list[int]:
+    ids: list[int] = []
+    for data in {d.identity: d for d in updated}.values():
+        values = _entry_values(data)
+        if data.published_at is not None:
+            values["published_at"] = to_utc(data.published_at)
+        result = await conn.execute(
+            update(entries_table)
+            .where(entries_table.c.feed_id == feed_id, entries_table.c.identity == data.identity)
+            .values(**values, update_count=entries_table.c.update_count + 1)
+            .returning(entries_table.c.id, entries_table.c.published_at)
+        )
+        row = result.first()
+        if row is None:  # pruned meanwhile: nothing to update
+            continue
+        ids.append(row.id)
+        # Keep topic pages ordered by the entry's (possibly corrected) date.
+        await conn.execute(
+            update(entry_topics_table)
+            .where(entry_topics_table.c.entry_id == row.id)
+            .values(sort_at=row.published_at)
+        )
+    if ids:
+        # Changed content: extract the article again (the old text stays until then).
+        await conn.execute(
+            update(articles_table)
+            .where(articles_table.c.entry_id.in_(ids))
+            .values(status=ArticleStatus.PENDING.value, attempts=0, error=None)
+        )
+    return sorted(ids)
+
+
+async def _move_feed(conn: AsyncConnection, feed_id: int, new_url: str) -> str | None:
+    """The normalised new URL if the feed can move there (no other feed has it)."""
+    try:
+        target = normalize_url(new_url)
+    except InvalidURL:
+        return None
+    holder = (
+        await conn.execute(select(feeds_table.c.id).where(feeds_table.c.url == target))
+    ).scalar_one_or_none()
+    if holder is not None and holder != feed_id:
+        return None
+    return target
+
+
+async def apply_poll(
+    db: Database,
+    *,
+    feed_id: int,
+    owner: str,
+    update: FeedUpdate,
+    plan: EntryPlan,
+    log: FetchLogRecord,
+    now: datetime,
+) -> PollWriteResult:
+    """Write everything one poll decided, atomically, and release the feed's lease.
+
+    A crash at any point leaves either all of it or none of it; a duplicate entry is
+    impossible even if two workers write the same feed.
+    """
+    now = to_utc(now)
+    feed_update = update
+    async with db.transaction() as conn:
+        new_ids = await _insert_new(db, conn, feed_id, plan.new, now) if plan.new else []
+        updated_ids = await _update_changed(conn, feed_id, plan.updated) if plan.updated else []
+        values: dict[str, Any] = {
+            "last_fetched_at": to_utc(feed_update.fetched_at),
+            "status": feed_update.status.value,
+            "next_poll_at": to_utc(feed_update.next_poll_at),
+            "poll_interval_s": feed_update.poll_interval_s,
+            "error_count": feed_update.error_count,
+            "last_error": clean_text(feed_update.last_error),
+            "last_error_at": opt_utc(feed_update.last_error_at),
+            "first_error_at": opt_utc(feed_update.first_error_at),
+            "last_success_at": opt_utc(feed_update.last_success_at),
+            "etag": clean_text(feed_update.etag),
+            "last_modified": clean_text(feed_update.last_modified),
+            "body_hash": feed_update.body_hash,
+            "redirect_url": clean_text(feed_update.redirect_url),
+        }
+        if feed_update.title is not None:
+            values["title"] = clean_text(feed_update.title)
+        if feed_update.site_url is not None:
+            values["site_url"] = clean_text(feed_update.site_url)
+        if feed_update.disabled is not None:
+            values["disabled"] = feed_update.disabled
+        moved_to: str | None = None
+        if feed_update.new_url:
+            moved_to = await _move_feed(conn, feed_id, feed_update.new_url)
+            if moved_to is not None:
+                values["url"] = moved_to
+                values["redirect_url"] = None
+        await conn.execute(feeds_table.update().where(feeds_table.c.id == feed_id).values(**values))
+        await conn.execute(
+            feeds_table.update()
+            .where(feeds_table.c.id == feed_id, feeds_table.c.lease_owner == owner)
+            .values(lease_owner=None, lease_expires_at=None)
+        )
+        await conn.execute(
+            fetch_log_table.insert().values(
+                feed_id=feed_id,
+                started_at=to_utc(log.started_at),
+                outcome=log.outcome.value,
+                http_status=log.status,
+                duration_s=log.duration_s,
+                bytes_read=log.bytes_read,
+                new_entries=len(new_ids),
+                updated_entries=len(updated_ids),
+                error=clean_text(log.error),
+                error_kind=log.error_kind.value if log.error_kind else None,
+            )
+        )
+    return PollWriteResult(
+        new_entry_ids=tuple(new_ids), updated_entry_ids=tuple(updated_ids), moved_to=moved_to
+    )
+
+
+__all__ = ["apply_poll", "entry_states"]

@@ -1,0 +1,274 @@
+"""Subscriptions, leases and poll writes on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from aggregator import storage
+from aggregator.errors import DuplicateFeedError, FeedNotFoundError
+from aggregator.storage import Database
+from aggregator.types import ContentMode, EntryPlan, FeedStatus, NewFeed
+from aggregator.urls import InvalidURL
+from tests.storage_helpers import NOW, db_fixture, entry_data, ok_log, ok_update  # noqa: F401
+
+
+async def test_add_feed_refuses_a_duplicate_after_normalisation(db: Database) -> None:
+    feed = await storage.add_feed(db, NewFeed("HTTPS://News.Example:443/rss#latest", title="N"))
+    assert feed.url == "https://news.example/rss"
+    assert feed.status is FeedStatus.NEW
+    with pytest.raises(DuplicateFeedError, match="already subscribed"):
+        await storage.add_feed(db, NewFeed("https://news.example/rss"))
+    assert [f.url for f in await storage.list_feeds(db)] == ["https://news.example/rss"]
+
+
+async def test_add_feeds_skips_known_urls_and_is_all_or_nothing(db: Database) -> None:
+    await storage.add_feed(db, NewFeed("https://a.example/feed"))
+    added, skipped = await storage.add_feeds(
+        db,
+        [
+            NewFeed("https://A.example/feed"),
+            NewFeed("https://b.example/feed", category="Wires"),
+            NewFeed("https://b.example/feed#again"),
+        ],
+    )
+    assert [f.url for f in added] == ["https://b.example/feed"]
+    assert added[0].category == "Wires"
+    assert skipped == ["https://a.example/feed", "https://b.example/feed"]
+
+    with pytest.raises(InvalidURL):
+        await storage.add_feeds(db, [NewFeed("https://c.example/feed"), NewFeed("ftp://x/y")])
+    assert await storage.get_feed_by_url(db, "https://c.example/feed") is None
+
+
+async def test_feed_lookup_edit_and_remove(db: Database) -> None:
+    feed = await storage.add_feed(db, NewFeed("https://a.example/feed"))
+    assert (await storage.get_feed_by_url(db, "HTTPS://a.example/feed")) == feed
+    assert (await storage.get_feed(db, feed.id)).url == feed.url
+
+    disabled = await storage.set_feed_disabled(db, feed.id, True)
+    assert disabled.disabled and disabled.status is FeedStatus.DISABLED
+    enabled = await storage.set_feed_disabled(db, feed.id, False)
+    assert not enabled.disabled and enabled.status is FeedStatus.NEW
+    assert (await storage.set_content_mode(db, feed.id, ContentMode.PAGE)).content_mode is (
+        ContentMode.PAGE
+    )
+    meta = await storage.update_feed_meta(db, feed.id, title="Renamed", category="Analysis")
+    assert (meta.title, meta.category) == ("Renamed", "Analysis")
+    refreshed = await storage.request_refresh(db, feed.id, NOW)
+    assert refreshed.next_poll_at == NOW
+
+    await storage.remove_feed(db, "https://a.example/feed")
+    with pytest.raises(FeedNotFoundError):
+        await storage.remove_feed(db, "https://a.example/feed")
+    with pytest.raises(FeedNotFoundError):
+        await storage.get_feed(db, feed.id)
+
+
+async def test_two_claimers_never_get_the_same_feed(db: Database) -> None:
+    for n in range(10):
+        await storage.add_feed(db, NewFeed(f"https://f{n}.example/feed"), now=NOW)
+    first = await storage.claim_due_feeds(db, now=NOW, limit=6, owner="w1", lease_s=300)
+    second = await storage.claim_due_feeds(db, now=NOW, limit=6, owner="w2", lease_s=300)
+    assert len(first) == 6 and len(second) == 4
+    assert not {f.id for f in first} & {f.id for f in second}
+    assert await storage.claim_due_feeds(db, now=NOW, limit=6, owner="w3", lease_s=300) == []
+
+
+async def test_concurrent_claims_from_separate_connections(database_url: str) -> None:
+    """Several workers (own engines) claiming at once split the feeds without overlap."""
+    from aggregator.storage.migrate import upgrade
+
+    setup = await Database.open(database_url)
+    await upgrade(setup)
+    await storage.add_feeds(setup, [NewFeed(f"https://f{n}.example/") for n in range(40)], now=NOW)
+    workers = [await Database.open(database_url) for _ in range(4)]
+    try:
+        claims = await asyncio.gather(
+            *(
+                storage.claim_due_feeds(w, now=NOW, limit=15, owner=f"w{i}", lease_s=300)
+                for i, w in enumerate(workers)
+            )
+        )
+    finally:
+        for w in workers:
+            await w.close()
+        await setup.close()
+    claimed = [f.id for batch in claims for f in batch]
+    assert len(claimed) == 40
+    assert len(set(claimed)) == 40
+
+
+async def test_an_expired_lease_is_taken_over(db: Database) -> None:
+    feed = await storage.add_feed(db, NewFeed("https://a.example/feed"), now=NOW)
+    assert await storage.claim_due_feeds(db, now=NOW, limit=5, owner="crashed", lease_s=60)
+    later = NOW + timedelta(seconds=30)
+    assert await storage.claim_due_feeds(db, now=later, limit=5, owner="w2", lease_s=60) == []
+    expired = NOW + timedelta(seconds=61)
+    taken = await storage.claim_due_feeds(db, now=expired, limit=5, owner="w2", lease_s=60)
+    assert [f.id for f in taken] == [feed.id]
+
+
+async def test_disabled_and_not_due_feeds_are_not_claimed(db: Database) -> None:
+    a = await storage.add_feed(db, NewFeed("https://a.example/feed"), now=NOW)
+    b = await storage.add_feed(db, NewFeed("https://b.example/feed"), now=NOW)
+    await storage.set_feed_disabled(db, a.id, True)
+    await storage.claim_due_feeds(db, now=NOW, limit=5, owner="w", lease_s=60)
+    await storage.apply_poll(
+        db,
+        feed_id=b.id,
+        owner="w",
+        update=ok_update(),
+        plan=EntryPlan(),
+        log=ok_log(b.id),
+        now=NOW,
+    )
+    assert await storage.claim_due_feeds(db, now=NOW, limit=5, owner="w", lease_s=60) == []
+    # --all takes not-due feeds, still skips disabled ones unless named
+    every = await storage.claim_feeds(db, now=NOW, owner="w", lease_s=60)
+    assert [f.id for f in every] == [b.id]
+    named = await storage.claim_feeds(
+        db, now=NOW, owner="w", lease_s=60, urls=["https://a.example/feed"]
+    )
+    assert [f.id for f in named] == [a.id]
+
+
+async def test_release_leases(db: Database) -> None:
+    feeds, _ = await storage.add_feeds(
+        db, [NewFeed(f"https://f{n}.example/") for n in range(3)], now=NOW
+    )
+    await storage.claim_due_feeds(db, now=NOW, limit=5, owner="w1", lease_s=600)
+    assert await storage.release_lease(db, feeds[0].id, "w1")
+    assert not await storage.release_lease(db, feeds[0].id, "w1")
+    assert not await storage.release_lease(db, feeds[1].id, "someone-else")
+    assert await storage.release_all_leases(db, "w1") == 2
+    again = await storage.claim_due_feeds(db, now=NOW, limit=5, owner="w2", lease_s=600)
+    assert len(again) == 3
+
+
+async def test_apply_poll_stores_new_entries_once_and_updates_changed(db: Database) -> None:
+    feed = await storage.add_feed(db, NewFeed("https://a.example/feed"), now=NOW)
+    await storage.claim_due_feeds(db, now=NOW, limit=1, owner="w", lease_s=60)
+    undated = entry_data("b", published_at=None)
+    first = await storage.apply_poll(
+        db,
+        feed_id=feed.id,
+        owner="w",
+        update=ok_update(title="Feed Title"),
+        plan=EntryPlan(new=(entry_data("a"), undated, entry_data("a"))),
+        log=ok_log(feed.id),
+        now=NOW,
+    )
+    assert len(first.new_entry_ids) == 2
+    stored = await storage.get_feed(db, feed.id)
+    assert stored.title == "Feed Title" and stored.etag == '"v1"' and stored.entry_count == 2
+    assert stored.status is FeedStatus.OK
+    assert stored.next_poll_at == NOW + timedelta(hours=1)
+    # the lease is released with the write
+    assert await storage.claim_feeds(db, now=NOW, owner="x", lease_s=60)
+
+    states = await storage.entry_states(db, feed.id, ["a", "b", "missing"])
+    assert set(states) == {"a", "b"}
+    b_entry = await storage.get_entry(db, states["b"].entry_id)
+    assert b_entry.published_at == NOW  # first-seen time stands in for a missing date
+
+    later = NOW + timedelta(hours=1)
+    second = await storage.apply_poll(
+        db,
+        feed_id=feed.id,
+        owner="x",
+        update=ok_update(later),
+        plan=EntryPlan(
+            new=(entry_data("a"),),  # a stale plan: "a" exists already
+            updated=(entry_data("b", title="Corrected", content_hash="new-hash"),),
+        ),
+        log=ok_log(feed.id, later),
+        now=later,
+    )
+    assert second.new_entry_ids == ()
+    assert second.updated_entry_ids == (states["b"].entry_id,)
+    after = await storage.entry_states(db, feed.id, ["b"])
+    assert after["b"].content_hash == "new-hash" and after["b"].update_count == 1
+    assert (await storage.get_entry(db, states["b"].entry_id)).title == "Corrected"
+    assert [f.entry_count for f in await storage.list_feeds(db)] == [2]
+
+
+async def test_concurrent_apply_poll_of_the_same_entries_does_not_duplicate(
+    database_url: str,
+) -> None:
+    from aggregator.storage.migrate import upgrade
+
+    setup = await Database.open(database_url)
+    await upgrade(setup)
+    feed = await storage.add_feed(setup, NewFeed("https://a.example/feed"), now=NOW)
+    plan = EntryPlan(new=tuple(entry_data(f"e{n}") for n in range(50)))
+    writers = [await Database.open(database_url) for _ in range(3)]
+    try:
+        results = await asyncio.gather(
+            *(
+                storage.apply_poll(
+                    w,
+                    feed_id=feed.id,
+                    owner=f"w{i}",
+                    update=ok_update(),
+                    plan=plan,
+                    log=ok_log(feed.id),
+                    now=NOW,
+                )
+                for i, w in enumerate(writers)
+            )
+        )
+        states = await storage.entry_states(setup, feed.id, [f"e{n}" for n in range(50)])
+    finally:
+        for w in writers:
+            await w.close()
+    reported = [i for r in results for i in r.new_entry_ids]
+    assert len(reported) == 50 and len(set(reported)) == 50
+    assert sorted(s.entry_id for s in states.values()) == sorted(reported)
+    assert (await storage.list_feeds(setup))[0].entry_count == 50
+    await setup.close()
+
+
+async def test_apply_poll_moves_the_feed_unless_the_url_is_taken(db: Database) -> None:
+    a = await storage.add_feed(db, NewFeed("https://a.example/old"), now=NOW)
+    await storage.add_feed(db, NewFeed("https://b.example/taken"), now=NOW)
+    moved = await storage.apply_poll(
+        db,
+        feed_id=a.id,
+        owner="w",
+        update=ok_update(new_url="https://A.example/new"),
+        plan=EntryPlan(),
+        log=ok_log(a.id),
+        now=NOW,
+    )
+    assert moved.moved_to == "https://a.example/new"
+    assert (await storage.get_feed(db, a.id)).url == "https://a.example/new"
+    blocked = await storage.apply_poll(
+        db,
+        feed_id=a.id,
+        owner="w",
+        update=ok_update(new_url="https://b.example/taken"),
+        plan=EntryPlan(),
+        log=ok_log(a.id),
+        now=NOW,
+    )
+    assert blocked.moved_to is None
+    assert (await storage.get_feed(db, a.id)).url == "https://a.example/new"
+
+
+async def test_nul_characters_are_dropped_not_fatal(db: Database) -> None:
+    feed = await storage.add_feed(db, NewFeed("https://a.example/feed"), now=NOW)
+    result = await storage.apply_poll(
+        db,
+        feed_id=feed.id,
+        owner="w",
+        update=ok_update(title="Bad\x00Title"),
+        plan=EntryPlan(new=(entry_data("n", title="Hello\x00World"),)),
+        log=ok_log(feed.id),
+        now=NOW,
+    )
+    entry = await storage.get_entry(db, result.new_entry_ids[0])
+    assert entry.title == "HelloWorld"
+    assert (await storage.get_feed(db, feed.id)).title == "BadTitle"
