@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 COMMAND_MODULES: tuple[str, ...] = (
     "aggregator.cli.config",
+    "aggregator.cli.parse",
 )
 
 
