@@ -34,6 +34,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import aiohttp
 import brotli
+from aiohttp.abc import AbstractResolver
 from multidict import CIMultiDictProxy
 
 from aggregator import PROJECT_URL, __version__
@@ -399,8 +400,12 @@ class Fetcher:
         config: FetcherConfig | None = None,
         *,
         clock: Callable[[], datetime] | None = None,
+        resolver: AbstractResolver | None = None,
     ) -> None:
+        """``clock`` dates Retry-After; ``resolver`` replaces aiohttp's default DNS resolver
+        (the address guard always wraps it)."""
         self.config = config or FetcherConfig()
+        self._inner_resolver = resolver
         self._clock = clock or (lambda: datetime.now(UTC))
         self._session: aiohttp.ClientSession | None = None
         self._hosts = _HostLimiter(self.config.max_per_host)
@@ -411,7 +416,7 @@ class Fetcher:
         connector = aiohttp.TCPConnector(
             limit=config.max_connections,
             limit_per_host=config.max_per_host,
-            resolver=GuardedResolver(config.allowed_networks),
+            resolver=GuardedResolver(config.allowed_networks, self._inner_resolver),
             ttl_dns_cache=300,
         )
         self._session = aiohttp.ClientSession(
@@ -525,7 +530,7 @@ class Fetcher:
             current = target
         raise _Failure(
             ErrorKind.TOO_MANY_REDIRECTS,
-            f"more than {config.max_redirects} redirects (stopped at {current})",
+            f"more than {config.max_redirects} redirects (gave up before {current})",
             progress.status,
         )
 

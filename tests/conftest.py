@@ -91,3 +91,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield url
     finally:
         drop_postgres_database(base, name)
+
+
+# The local fixture site (tests/fixture_site.py), shared by fetch, extract, pipeline and web tests.
+from tests.fixture_site import fixture_site  # noqa: E402, F401
