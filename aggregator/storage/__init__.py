@@ -4,8 +4,24 @@ Every public function takes an open ``Database`` first and returns the domain ty
 ``aggregator.types``; ORM rows never leave this package.
 """
 
+from aggregator.storage.articles import (
+    article_stats_by_feed,
+    entries_needing_article,
+    get_article,
+    save_article,
+)
 from aggregator.storage.database import Database, default_sqlite_url, sqlite_path
 from aggregator.storage.entries import EntryNotFoundError, get_entry, recent_entries
+from aggregator.storage.entry_topics import (
+    InvalidCursorError,
+    decisions_for_quality,
+    entries_for_retag,
+    entry_matches,
+    replace_rule_matches,
+    set_decision,
+    topic_counts,
+    topic_entries,
+)
 from aggregator.storage.feeds import (
     add_feed,
     add_feeds,
@@ -24,29 +40,85 @@ from aggregator.storage.leases import (
     release_all_leases,
     release_lease,
 )
+from aggregator.storage.ops import (
+    backup_sqlite,
+    last_tick,
+    prune_entries,
+    record_tick,
+    status_summary,
+    trim_fetch_log,
+)
 from aggregator.storage.polling import apply_poll, entry_states
+from aggregator.storage.search import search_entries
+from aggregator.storage.topics import (
+    TopicNotFoundError,
+    delete_topic,
+    get_topic,
+    list_topics,
+    upsert_topic,
+)
+from aggregator.storage.users import (
+    DuplicateUserError,
+    add_user,
+    get_user,
+    list_users,
+    record_login_failure,
+    record_login_success,
+    set_password_hash,
+)
 
 __all__ = [
     "Database",
+    "DuplicateUserError",
     "EntryNotFoundError",
+    "InvalidCursorError",
+    "TopicNotFoundError",
     "add_feed",
     "add_feeds",
+    "add_user",
     "apply_poll",
+    "article_stats_by_feed",
+    "backup_sqlite",
     "claim_due_feeds",
     "claim_feeds",
+    "decisions_for_quality",
     "default_sqlite_url",
+    "delete_topic",
+    "entries_for_retag",
+    "entries_needing_article",
+    "entry_matches",
     "entry_states",
+    "get_article",
     "get_entry",
     "get_feed",
     "get_feed_by_url",
+    "get_topic",
+    "get_user",
+    "last_tick",
     "list_feeds",
+    "list_topics",
+    "list_users",
+    "prune_entries",
     "recent_entries",
+    "record_login_failure",
+    "record_login_success",
+    "record_tick",
     "release_all_leases",
     "release_lease",
     "remove_feed",
+    "replace_rule_matches",
     "request_refresh",
+    "save_article",
+    "search_entries",
     "set_content_mode",
+    "set_decision",
     "set_feed_disabled",
+    "set_password_hash",
     "sqlite_path",
+    "status_summary",
+    "topic_counts",
+    "topic_entries",
+    "trim_fetch_log",
     "update_feed_meta",
+    "upsert_topic",
 ]

@@ -48,7 +48,7 @@ def select_entries(*extra: Any) -> Select[Any]:
     )
 
 
-def entry_from_row(row: Row[Any]) -> Entry:
+def entry_from_row(row: Row[*tuple[Any, ...]]) -> Entry:
     m = row._mapping
     return Entry(
         id=m["id"],

@@ -19,7 +19,7 @@ from aggregator.types import ContentMode, Feed, FeedStatus, NewFeed
 from aggregator.urls import normalize_url
 
 
-def feed_from_row(row: Row[Any], entry_count: int = 0) -> Feed:
+def feed_from_row(row: Row[*tuple[Any, ...]], entry_count: int = 0) -> Feed:
     m = row._mapping
     return Feed(
         id=m["id"],

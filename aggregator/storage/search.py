@@ -1,0 +1,95 @@
+"""Full-text search over entry titles and article text.
+
+SQLite: the FTS5 table ``search_fts`` (kept by triggers). PostgreSQL: ``websearch_to_tsquery``
+against GIN expression indexes. One interface; any user string is safe to pass.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import Integer, Select, func, literal_column, select, text
+
+from aggregator.sanitize import html_to_text
+from aggregator.storage.database import Database
+from aggregator.storage.entries import entry_from_row, select_entries
+from aggregator.storage.models import articles_table, entries_table
+from aggregator.types import SearchHit
+
+SNIPPET_CHARS = 300
+MAX_QUERY_CHARS = 500
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+_POSTGRESQL_HITS = text(
+    """
+    SELECT e.id AS entry_id FROM entries e
+    WHERE to_tsvector('english'::regconfig, coalesce(e.title, ''))
+          @@ websearch_to_tsquery('english'::regconfig, :query)
+    UNION
+    SELECT a.entry_id FROM articles a
+    WHERE to_tsvector('english'::regconfig, coalesce(a.title, '') || ' ' || coalesce(a.text, ''))
+          @@ websearch_to_tsquery('english'::regconfig, :query)
+    """
+).columns(entry_id=Integer)
+
+
+def fts5_query(query: str) -> str | None:
+    """A safe FTS5 MATCH expression: every word quoted (AND of all words); None if no words.
+
+    Quoting makes FTS5 syntax (AND/OR/NEAR, ``"``, ``*``, ``:``, parentheses, column
+    filters) plain text, so no user input can produce a syntax error or reach other columns.
+    """
+    words = _WORD.findall(query[:MAX_QUERY_CHARS])
+    if not words:
+        return None
+    return " ".join(f'"{word}"' for word in words[:32])
+
+
+def _base_query() -> Select[Any]:
+    return select_entries(
+        func.substr(articles_table.c.text, 1, SNIPPET_CHARS).label("snippet_text")
+    ).outerjoin(articles_table, articles_table.c.entry_id == entries_table.c.id)
+
+
+async def search_entries(
+    db: Database, query: str, *, limit: int = 20, offset: int = 0
+) -> list[SearchHit]:
+    """Entries whose title or article text match ``query``, newest first."""
+    query = query.replace("\x00", " ").strip()[:MAX_QUERY_CHARS]
+    limit = max(0, min(limit, 500))
+    offset = max(0, offset)
+    if not query or limit == 0:
+        return []
+    if db.dialect == "sqlite":
+        match = fts5_query(query)
+        if match is None:
+            return []
+        hits = (
+            select(literal_column("rowid").label("entry_id"))
+            .select_from(text("search_fts"))
+            .where(literal_column("search_fts").op("MATCH")(match))
+            .subquery()
+        )
+        params: dict[str, Any] = {}
+    else:
+        hits = _POSTGRESQL_HITS.subquery()
+        params = {"query": query}
+    statement = (
+        _base_query()
+        .join(hits, hits.c.entry_id == entries_table.c.id)
+        .order_by(entries_table.c.published_at.desc(), entries_table.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    async with db.read() as conn:
+        rows = (await conn.execute(statement, params)).all()
+    return [
+        SearchHit(entry=(entry := entry_from_row(row)), snippet=_snippet(row, entry.summary_html))
+        for row in rows
+    ]
+
+
+def _snippet(row: Any, summary_html: str | None) -> str:
+    body = row._mapping["snippet_text"] or html_to_text(summary_html)
+    return " ".join(body.split())[:SNIPPET_CHARS]
