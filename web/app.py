@@ -1,0 +1,237 @@
+"""The web view's application factory: routes, middlewares, templates.
+
+``create_app(settings, db, services)`` returns an ``aiohttp.web.Application``; tests drive it
+in-process with aiohttp's test client, ``aggregator serve`` runs it. The caller may add routes
+(``/healthz``, ``/metrics``) to ``app.router`` before the app starts.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from aiohttp import web
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from aggregator.sanitize import sanitize_html
+from web.context import APP_CONTEXT, SESSION, SESSION_CHANGED, AppContext, render
+from web.security import (
+    SESSION_COOKIE,
+    LoginThrottle,
+    SessionSigner,
+    csrf_matches,
+    new_session,
+    security_headers_middleware,
+    set_session_cookie,
+)
+from web.services import WebServices
+from web.store import WebStore
+
+log = logging.getLogger(__name__)
+
+WEB_DIR = Path(__file__).resolve().parent
+TEMPLATES_DIR = WEB_DIR / "templates"
+STATIC_DIR = WEB_DIR / "static"
+# Large enough for an OPML import of a few thousand feeds; anything bigger is refused (413).
+MAX_REQUEST_BYTES = 2 * 1024 * 1024
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class WebSettings(Protocol):
+    """The settings the web view reads (``aggregator.config.Settings`` has them all)."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def secret_key(self) -> str: ...
+
+    @property
+    def secure_cookies(self) -> bool: ...
+
+    @property
+    def feed_page_size(self) -> int: ...
+
+    @property
+    def feed_page_max(self) -> int: ...
+
+
+def _format_datetime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M UTC") -> str:
+    if value is None:
+        return "–"
+    return value.astimezone(UTC).strftime(fmt)
+
+
+def _make_templates() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES_DIR)),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        enable_async=False,
+    )
+    env.filters["dt"] = _format_datetime
+
+    def sanitized(html: str | None, base_url: str | None = None) -> Markup:
+        # The one way templates output HTML: sanitized again right here, then marked safe.
+        return Markup(sanitize_html(html, base_url))
+
+    env.filters["sanitized"] = sanitized
+    return env
+
+
+Handler = Callable[[web.Request], Any]
+
+
+@web.middleware
+async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Loads the signed session (or starts an anonymous one) and checks CSRF on every POST."""
+    context: AppContext = request.app[APP_CONTEXT]
+    raw = request.cookies.get(SESSION_COOKIE)
+    session = context.signer.loads(raw) if raw else None
+    fresh = session is None
+    if session is None:
+        session = new_session()
+    request[SESSION] = session
+    request[SESSION_CHANGED] = fresh
+    if request.method in UNSAFE_METHODS:
+        await _check_csrf(request, context)
+    try:
+        response: web.StreamResponse = await handler(request)
+    except web.HTTPException as exc:
+        _store_session(request, exc, context)
+        raise
+    _store_session(request, response, context)
+    return response
+
+
+def _store_session(request: web.Request, response: web.StreamResponse, context: AppContext) -> None:
+    if request.get(SESSION_CHANGED):
+        set_session_cookie(
+            response, context.signer, request[SESSION], secure=context.settings.secure_cookies
+        )
+    if request[SESSION].signed_in:
+        response.headers.setdefault("Cache-Control", "private, no-store")
+
+
+async def _check_csrf(request: web.Request, context: AppContext) -> None:
+    # Reading the form enforces the body size limit (413) before anything else happens.
+    form = await request.post()
+    session = request[SESSION]
+    if not csrf_matches(session, form.get("csrf_token")):
+        raise web.HTTPForbidden(
+            text="This form has expired or did not come from this site. Reload the page and try again.",
+        )
+    origin = request.headers.get("Origin")
+    if origin and origin != "null" and origin.rstrip("/") != _own_origin(request):
+        raise web.HTTPForbidden(text="Cross-site form submissions are refused.")
+
+
+def _own_origin(request: web.Request) -> str:
+    return f"{request.scheme}://{request.host}"
+
+
+@web.middleware
+async def curator_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Everything under /curate needs a signed-in curator: pages redirect, actions are refused."""
+    if request.path == "/curate" or request.path.startswith("/curate/"):
+        session = request[SESSION]
+        if not session.signed_in:
+            if request.method in ("GET", "HEAD"):
+                raise web.HTTPFound(f"/login?{_next_query(request)}")
+            raise web.HTTPForbidden(text="Sign in as a curator first.")
+    response: web.StreamResponse = await handler(request)
+    return response
+
+
+def _next_query(request: web.Request) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode({"next": request.path_qs})
+
+
+@web.middleware
+async def error_pages_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Friendly HTML for 400/403/404/413/429 raised as bare HTTP exceptions."""
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.content_type == "text/html":
+            raise
+        if request.path.endswith((".atom", ".rss", ".json", ".opml")) and exc.status != 404:
+            raise
+        message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else exc.reason
+        page = render(
+            request,
+            "error.html",
+            status=exc.status,
+            title=exc.reason,
+            message=message,
+            topics=await _topics_for_error(request) if exc.status == 404 else [],
+        )
+        page.set_status(exc.status, exc.reason)
+        for name, value in exc.headers.items():
+            if name.lower() in ("retry-after", "allow"):
+                page.headers[name] = value
+        return page
+
+
+async def _topics_for_error(request: web.Request) -> list[Any]:
+    try:
+        return list(await request.app[APP_CONTEXT].store.list_topics())
+    except Exception:  # a 404 page must not fail because the database is down
+        log.exception("listing topics for the 404 page failed")
+        return []
+
+
+def create_app(
+    settings: WebSettings,
+    db: Any,
+    services: WebServices | None = None,
+    *,
+    store: WebStore | None = None,
+    clock: Callable[[], datetime] | None = None,
+    login_throttle: LoginThrottle | None = None,
+    max_request_bytes: int = MAX_REQUEST_BYTES,
+) -> web.Application:
+    """Build the web view. ``db`` is an open ``aggregator.storage.Database``.
+
+    ``store`` replaces the storage adapter (tests, other backends); ``clock`` the wall clock.
+    """
+    from web import curator, feeds_view, reader
+
+    if store is None:
+        from web.storage_adapter import StorageWebStore
+
+        store = StorageWebStore(db)
+    secret = settings.secret_key or secrets.token_urlsafe(32)
+    context = AppContext(
+        settings=settings,
+        store=store,
+        services=services or WebServices(),
+        templates=_make_templates(),
+        signer=SessionSigner(secret),
+        throttle=login_throttle or LoginThrottle(),
+        clock=clock or (lambda: datetime.now(UTC)),
+    )
+    app = web.Application(
+        middlewares=[
+            security_headers_middleware,
+            error_pages_middleware,
+            session_middleware,
+            curator_middleware,
+        ],
+        client_max_size=max_request_bytes,
+    )
+    app[APP_CONTEXT] = context
+    reader.add_routes(app)
+    feeds_view.add_routes(app)
+    curator.add_routes(app)
+    app.router.add_static("/static/", STATIC_DIR, name="static", append_version=False)
+    return app

@@ -1,0 +1,184 @@
+"""Pages for readers (no login): home, topic pages, articles, search, sources."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from aggregator.publish import CONTENT_TYPES, FORMATS
+from aggregator.sanitize import html_to_text
+from aggregator.types import MatchState, TopicMatch
+from web.context import app_context, render, session_of
+from web.params import cursor_param, date_param, int_param, text_param
+from web.store import EntryFilter
+
+TOPIC_PAGE_SIZE = 25
+HOME_HEADLINES = 5
+SEARCH_LIMIT = 50
+LEAD_CHARS = 280
+
+
+def lead_text(html: str | None, fallback: str | None = None) -> str:
+    text = html_to_text(html) or " ".join((fallback or "").split())
+    return text if len(text) <= LEAD_CHARS else text[: LEAD_CHARS - 1].rsplit(" ", 1)[0] + "…"
+
+
+def feed_links(base_url: str, slug: str) -> list[dict[str, str]]:
+    """The ``<link rel="alternate">`` targets of a topic (autodiscovery)."""
+    names = {"atom": "Atom", "rss": "RSS", "json": "JSON Feed"}
+    return [
+        {
+            "href": f"{base_url}/topics/{slug}.{fmt}",
+            "type": CONTENT_TYPES[fmt].split(";")[0],
+            "title": names[fmt],
+            "format": fmt,
+        }
+        for fmt in FORMATS
+    ]
+
+
+def explanation_lines(match: TopicMatch) -> list[str]:
+    """A readable account of why an entry is in a topic (the explanation is a JSON dict)."""
+    explanation = match.explanation or {}
+    lines: list[str] = []
+    if match.origin == "curator":
+        lines.append(f"Added by hand by {match.decided_by or 'a curator'}.")
+    summary = explanation.get("summary") if isinstance(explanation, dict) else None
+    if isinstance(summary, str) and summary:
+        lines.append(summary)
+    for key in ("fired", "matched", "terms", "rules", "reasons", "parts"):
+        value = explanation.get(key) if isinstance(explanation, dict) else None
+        if isinstance(value, list) and value:
+            lines.append(f"{key.capitalize()}: " + ", ".join(_short(item) for item in value[:12]))
+    return lines
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        named = value.get("rule") or value.get("name") or value.get("term") or value.get("text")
+        if isinstance(named, str):
+            return named
+    return json.dumps(value, ensure_ascii=False, default=str)[:120]
+
+
+async def home(request: web.Request) -> web.Response:
+    context = app_context(request)
+    topics = await context.store.list_topics()
+    counts = await context.store.topic_counts()
+    sections = []
+    for topic in topics:
+        page = await context.store.topic_entries(topic.slug, limit=HOME_HEADLINES)
+        sections.append({"topic": topic, "count": counts.get(topic.slug, 0), "items": page.items})
+    return render(request, "home.html", sections=sections, title="Topics")
+
+
+async def _require_topic(request: web.Request, slug: str) -> Any:
+    topic = await app_context(request).store.get_topic(slug)
+    if topic is None:
+        raise web.HTTPNotFound(text=f"There is no topic called “{slug}”. These topics exist:")
+    return topic
+
+
+async def topic_page(request: web.Request) -> web.StreamResponse:
+    name = request.match_info["name"]
+    if "." in name:
+        from web.feeds_view import topic_feed
+
+        return await topic_feed(request)
+    context = app_context(request)
+    topic = await _require_topic(request, name)
+    feed_id = int_param(request, "source", default=None, low=0, high=2**31 - 1)
+    since = date_param(request, "from")
+    until = date_param(request, "to", end_of_day=True)
+    before = cursor_param(request)
+    filters = EntryFilter(feed_id=feed_id, since=since, until=until)
+    try:
+        page = await context.store.topic_entries(
+            topic.slug, limit=TOPIC_PAGE_SIZE, before=before, filters=filters
+        )
+    except ValueError:
+        raise web.HTTPBadRequest(text="before is not a cursor this site gave out") from None
+    feeds = await context.store.list_feeds()
+    keep = {k: request.query[k] for k in ("source", "from", "to") if request.query.get(k)}
+    older = f"?{urlencode({**keep, 'before': page.next_cursor})}" if page.next_cursor else None
+    newest = f"?{urlencode(keep)}" if before else None
+    return render(
+        request,
+        "topic.html",
+        title=topic.name,
+        topic=topic,
+        items=page.items,
+        lead=lead_text,
+        feeds=sorted(feeds, key=lambda f: (f.title or f.url).lower()),
+        selected_feed=feed_id,
+        date_from=request.query.get("from", "")[:10],
+        date_to=request.query.get("to", "")[:10],
+        older_link=older,
+        newest_link=newest,
+        alternates=feed_links(context.base_url, topic.slug),
+    )
+
+
+async def article_page(request: web.Request) -> web.Response:
+    context = app_context(request)
+    raw_id = request.match_info["entry_id"]
+    if not raw_id.isdigit() or len(raw_id) > 12:
+        raise web.HTTPNotFound(text="There is no such article.")
+    entry = await context.store.get_entry(int(raw_id))
+    if entry is None:
+        raise web.HTTPNotFound(text="There is no such article.")
+    article = await context.store.get_article(entry.id)
+    matches = await context.store.entry_matches(entry.id)
+    signed_in = session_of(request).signed_in
+    visible = [m for m in matches if signed_in or m.state != MatchState.HIDDEN]
+    topics = await context.store.list_topics() if signed_in else []
+    paragraphs = (
+        [p.strip() for p in (article.text or "").split("\n\n") if p.strip()] if article else []
+    )
+    return render(
+        request,
+        "article.html",
+        title=entry.title or "(untitled)",
+        entry=entry,
+        article=article,
+        paragraphs=paragraphs,
+        matches=[{"match": m, "why": explanation_lines(m)} for m in visible],
+        all_topics=topics,
+        states=[MatchState.APPROVED, MatchState.PINNED, MatchState.HIDDEN],
+        json_dump=lambda value: json.dumps(value, indent=2, ensure_ascii=False, default=str),
+    )
+
+
+async def search_page(request: web.Request) -> web.Response:
+    context = app_context(request)
+    query = text_param(request, "q")
+    hits = await context.store.search_entries(query, limit=SEARCH_LIMIT) if query else []
+    return render(request, "search.html", title="Search", query=query, hits=hits)
+
+
+async def sources_page(request: web.Request) -> web.Response:
+    context = app_context(request)
+    feeds = await context.store.list_feeds()
+    stats = await context.store.feed_article_stats()
+    summary = await context.store.status_summary(context.clock())
+    return render(
+        request,
+        "sources.html",
+        title="Sources",
+        feeds=sorted(feeds, key=lambda f: (f.title or f.url).lower()),
+        stats=stats,
+        summary=summary,
+    )
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/", home, name="home")
+    app.router.add_get("/topics/{name}", topic_page, name="topic")
+    app.router.add_get("/articles/{entry_id}", article_page, name="article")
+    app.router.add_get("/search", search_page, name="search")
+    app.router.add_get("/sources", sources_page, name="sources")
