@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from aggregator.config import Settings
 
 COMMAND_MODULES: tuple[str, ...] = (
+    "aggregator.cli.db",
     "aggregator.cli.config",
     "aggregator.cli.parse",
 )
