@@ -408,15 +408,17 @@ class Fetcher:
         self._inner_resolver = resolver
         self._clock = clock or (lambda: datetime.now(UTC))
         self._session: aiohttp.ClientSession | None = None
+        self._resolver: GuardedResolver | None = None
         self._hosts = _HostLimiter(self.config.max_per_host)
         self._global: asyncio.Semaphore | None = None
 
     async def __aenter__(self) -> Fetcher:
         config = self.config
+        self._resolver = GuardedResolver(config.allowed_networks, self._inner_resolver)
         connector = aiohttp.TCPConnector(
             limit=config.max_connections,
             limit_per_host=config.max_per_host,
-            resolver=GuardedResolver(config.allowed_networks, self._inner_resolver),
+            resolver=self._resolver,
             ttl_dns_cache=300,
         )
         self._session = aiohttp.ClientSession(
@@ -449,6 +451,10 @@ class Fetcher:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        if self._resolver is not None:
+            # The connector does not close a resolver it was given.
+            await self._resolver.close()
+            self._resolver = None
 
     async def fetch_feed(self, request: FetchRequest) -> FetchResult:
         """Conditional GET of a feed document. Never raises for an expected failure."""
