@@ -137,6 +137,8 @@ async def test_topic_entries_pinned_first_then_newest_hidden_never(db: Database)
     assert by_id[ids[1]].match.state is MatchState.PINNED
     assert by_id[ids[6]].entry.feed_url == "https://a.example/feed"
     assert await storage.topic_counts(db) == {"t": 6, "other": 1}
+    review = await storage.topic_entries(db, "t", limit=10, include_hidden=True)
+    assert ids[5] in [item.entry.id for item in review.items]
 
     # A new, newer entry arriving between pages does not shift the next page.
     page1 = await storage.topic_entries(db, "t", limit=3)

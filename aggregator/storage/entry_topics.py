@@ -261,8 +261,10 @@ async def topic_entries(
     feed_id: int | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    include_hidden: bool = False,
 ) -> TopicEntryPage:
-    """One page of a topic: pinned first, then newest; hidden entries never.
+    """One page of a topic: pinned first, then newest; hidden entries never (unless
+    ``include_hidden``, for the curators' review page).
 
     ``before`` is the ``next_cursor`` of the previous page; paging stays stable while new
     entries arrive. ``since``/``until`` bound the published time (until is exclusive).
@@ -275,8 +277,10 @@ async def topic_entries(
             .join(et, et.c.entry_id == entries_table.c.id)
             .join(topics_table, topics_table.c.id == et.c.topic_id)
             .outerjoin(articles_table, articles_table.c.entry_id == entries_table.c.id)
-            .where(et.c.topic_id == tid, VISIBLE)
+            .where(et.c.topic_id == tid)
         )
+        if not include_hidden:
+            query = query.where(VISIBLE)
         if feed_id is not None:
             query = query.where(entries_table.c.feed_id == feed_id)
         if since is not None:
