@@ -190,21 +190,31 @@ def assign_identities(
 
     A guid repeated inside one document identifies nothing, so those entries fall back to
     their link (as lemon24/reader and miniflux do); a repeated link falls back likewise.
+    An identity already taken by another entry (one entry's guid is another's link) is
+    skipped too; only entries identical in title, date and summary share an identity.
     """
     guid_counts = Counter(c.guid for c in candidates if c.guid)
     url_counts = Counter(c.url for c in candidates if c.url)
+    used: set[str] = set()
     identities = []
     for candidate, fallback in zip(candidates, fallback_keys, strict=True):
+        options = []
         if candidate.guid and guid_counts[candidate.guid] == 1:
-            identity = candidate.guid
-        elif candidate.url and url_counts[candidate.url] == 1:
-            identity = candidate.url
-        else:
-            identity = fallback
-        if len(identity) > 512:  # keep keys index-friendly yet stable
-            identity = "sha256:" + hashlib.sha256(identity.encode("utf-8", "replace")).hexdigest()
+            options.append(candidate.guid)
+        if candidate.url and url_counts[candidate.url] == 1:
+            options.append(candidate.url)
+        options = [_bounded_identity(option) for option in options]
+        identity = next((option for option in options if option not in used), fallback)
+        used.add(identity)
         identities.append(identity)
     return identities
+
+
+def _bounded_identity(identity: str) -> str:
+    if len(identity) <= 512:
+        return identity
+    # Long keys are hashed: index-friendly and still stable across polls.
+    return "sha256:" + hashlib.sha256(identity.encode("utf-8", "replace")).hexdigest()
 
 
 def identity_fallback(title: str | None, published: datetime | None, summary: str | None) -> str:
@@ -420,10 +430,10 @@ def _parse_xml_feed(
         raise ParseError(url, "an HTML page, not a feed (look for the feed's own URL)")
     # Only the charset of the server's Content-Type is passed on: feedparser reads RFC 3023
     # strictly (text/xml without a charset would mean US-ASCII), and without any Content-Type
-    # it flags every document as malformed.
+    # it flags every document as malformed. No Content-Location: feedparser would resolve
+    # guids against it, and an identity must not change when the feed moves.
     charset = _charset(content_type)
     headers = {
-        "content-location": url,
         "content-type": f"application/xml; charset={charset}" if charset else "application/xml",
     }
     try:
@@ -521,8 +531,10 @@ def _text_value(detail: Mapping[str, Any] | None, fallback: Any) -> str | None:
 def _fragment_base(detail: Mapping[str, Any] | None, entry_url: str | None, feed_url: str) -> str:
     """Base URL for relative links in a fragment: its xml:base, else the entry link, else the feed."""
     base = detail.get("base") if detail else None
-    if isinstance(base, str) and base and base != feed_url:
-        return base
+    if isinstance(base, str) and base:
+        resolved = absolute_url(base, feed_url)
+        if resolved and resolved != feed_url:
+            return resolved
     return entry_url or feed_url
 
 

@@ -386,3 +386,14 @@ def test_billion_laughs_is_bounded() -> None:
     assert completed.returncode == 0, completed.stderr[-2000:]
     peak_kib = int(completed.stdout.strip().splitlines()[-1])
     assert peak_kib < 400 * 1024  # a couple hundred MiB at most for the interpreter and imports
+
+
+def test_guid_of_one_entry_equal_to_link_of_another_stays_distinct() -> None:
+    feed = parse(
+        rss(
+            item(guid="https://s.example/1", link="https://s.example/a", title="A")
+            + item(link="https://s.example/1", title="B")
+        )
+    )
+    identities = [e.identity for e in feed.entries]
+    assert len(set(identities)) == 2 and identities[0] == "https://s.example/1"
