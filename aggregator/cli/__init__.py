@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "aggregator.cli.db",
     "aggregator.cli.config",
     "aggregator.cli.parse",
+    "aggregator.cli.extract",
 )
 
 

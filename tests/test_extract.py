@@ -1,0 +1,309 @@
+"""aggregator.extract on fixture pages: structure, boilerplate, metadata, charsets, feeds, rules."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from aggregator.cli import main
+from aggregator.errors import ConfigError, ExtractionError
+from aggregator.extract import (
+    extract,
+    extract_from_feed_content,
+    feed_content_is_full_article,
+    load_site_rules,
+    parse_site_rules,
+)
+from aggregator.extract.decode import charset_from_content_type, decode_html
+
+FIXTURES = Path(__file__).parent / "fixtures" / "extract"
+NEWS_URL = "https://news.example.com/local/harbour-reopens"
+
+
+def fixture(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+# --- A news page with JSON-LD ---------------------------------------------------------------
+
+
+def test_json_ld_page_metadata() -> None:
+    article = extract(fixture("jsonld.html"), NEWS_URL)
+    assert article.title == "Port authority reopens the northern harbour after storm repairs"
+    assert article.author == "Maria Okafor, Tom Lindqvist"
+    assert article.published == datetime(2024, 3, 5, 23, 30, tzinfo=UTC)
+    assert article.lead_image == "https://news.example.com/images/harbour-1200.jpg"
+    assert article.language == "en"
+
+
+def test_json_ld_page_body_keeps_structure_and_drops_furniture() -> None:
+    article = extract(fixture("jsonld.html"), NEWS_URL)
+    paragraphs = article.text.split("\n\n")
+    assert paragraphs[0].startswith("The northern harbour will reopen to ferries on Monday, four")
+    assert "Timetables return to normal" in paragraphs  # the subheading is its own paragraph
+    assert (
+        "- Monday: first sailing at 06:40\n- Tuesday to Friday: six sailings a day" in article.text
+    )
+    assert paragraphs[-1].startswith("The authority expects the total cost")
+    for furniture in ("cookies", "Share on Twitter", "newsletter", "Related stories",
+                      "Lifeboat crew", "All rights reserved", "By Maria Okafor"):  # fmt: skip
+        assert furniture not in article.text
+    # The HTML keeps headings, lists, quotes, in-text links and figures, with absolute URLs.
+    html = article.html
+    assert "<h2>Timetables return to normal</h2>" in html
+    assert "<li>Monday: first sailing at 06:40</li>" in html
+    assert "<blockquote>" in html
+    assert 'href="https://news.example.com/business/harbour-traders-losses"' in html
+    assert '<img src="https://news.example.com/images/breakwater.jpg"' in html
+    assert 190 <= article.word_count <= 210  # the body is ~200 words; the page has ~400
+
+
+def test_json_ld_article_body_is_the_fallback_when_the_page_has_no_text() -> None:
+    page = """<html><head><script type="application/ld+json">
+    {"@type": "NewsArticle", "headline": "Rates held", "articleBody": "The central bank held rates.\\n\\nIt meets again in June."}
+    </script></head><body><div id="app"></div></body></html>"""
+    article = extract(page, "https://bank.example.com/rates")
+    assert article.text == "The central bank held rates.\n\nIt meets again in June."
+    assert article.extractor == "json-ld"
+    assert article.title == "Rates held"
+
+
+# --- Paywalled teaser, non-English page, a page that is no article --------------------------
+
+
+def test_paywalled_teaser_gives_the_teaser_without_the_subscription_pitch() -> None:
+    article = extract(fixture("paywall.html"), "https://ledger.example.com/world/oil")
+    assert article.text.startswith("The tanker left the anchorage")
+    assert "whose oil they carry." in article.text
+    assert "Subscribe" not in article.text and "$1 a week" not in article.text
+    assert article.word_count < 100  # short: the pipeline will not mistake it for a full article
+    assert article.author == "Priya Raman"
+    assert article.published == datetime(2024, 11, 2, 6, 0, tzinfo=UTC)
+
+
+def test_german_windows_1252_page_is_decoded_from_its_meta_declaration() -> None:
+    article = extract(fixture("german-cp1252.html"), "https://rheinbote.example.de/lokales/radwege")
+    assert article.title == "Stadtrat beschließt neue Radwege für die Innenstadt"
+    assert "Königsallee" in article.text and "Händler an der Straße" in article.text
+    assert "Bürger sollen mitreden" in article.text.split("\n\n")
+    assert "Weiterlesen" not in article.text and "Facebook" not in article.text
+    assert article.language == "de"
+    assert article.author == "Jürgen Weiß"
+    assert article.published == datetime(2024, 6, 12, 12, 5, tzinfo=UTC)
+
+
+def test_japanese_page_counts_characters_as_words() -> None:
+    first = "東京都は新しい防災計画を発表した。" * 8
+    second = "計画では避難所の数を増やすという。" * 8
+    page = f"<html lang='ja'><body><article><h1>防災計画</h1><p>{first}</p><p>{second}</p></article></body></html>"
+    article = extract(page.encode("utf-8"), "https://example.jp/news/1")
+    assert article.language == "ja"
+    assert "東京都は新しい防災計画" in article.text
+    assert article.word_count == 2 * 8 * 16  # 16 characters a sentence, punctuation excluded
+
+
+def test_page_that_is_not_an_article_has_no_article_text() -> None:
+    article = extract(fixture("not-article.html"), "https://ledger.example.com/")
+    assert article.word_count < 20
+    assert "Central bank holds rates steady" not in article.text
+
+
+def test_empty_or_non_html_input_raises() -> None:
+    with pytest.raises(ExtractionError):
+        extract(b"   ")
+    with pytest.raises(ExtractionError):
+        extract("")
+
+
+# --- Security: sanitized last -----------------------------------------------------------------
+
+
+def test_article_html_is_sanitized() -> None:
+    paragraph = "Officials said the bridge would stay closed for at least another week. " * 4
+    page = f"""<html><body><article><h1>Bridge closed</h1>
+    <p onclick="steal()">{paragraph}<a href="javascript:alert(1)">details</a></p>
+    <script>alert('x')</script><p>{paragraph}<img src="/i.jpg" onerror="steal()"></p>
+    <p>{paragraph}<a href="/more">related report</a> for context.</p></article></body></html>"""
+    article = extract(page, "https://example.com/a")
+    assert "onclick" not in article.html and "onerror" not in article.html
+    assert "javascript:" not in article.html and "<script" not in article.html
+    assert "alert" not in article.text
+
+
+# --- Charsets -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "charset", "expected"),
+    [
+        ("<p>café</p>".encode("utf-8-sig"), None, "<p>café</p>"),  # BOM wins
+        ("<p>café</p>".encode("utf-16"), "iso-8859-1", "<p>café</p>"),  # BOM wins over header
+        ("<p>café</p>".encode("cp1252"), "windows-1252", "<p>café</p>"),  # transport charset
+        (
+            b'<meta charset="koi8-r"><p>\xcd\xcf\xd3\xcb\xd7\xc1</p>',
+            None,
+            '<meta charset="koi8-r"><p>москва</p>',
+        ),
+        ("<p>café</p>".encode(), None, "<p>café</p>"),  # undeclared UTF-8
+        ("<p>café</p>".encode("cp1252"), None, "<p>café</p>"),  # undeclared, not UTF-8
+        (
+            "<p>café</p>".encode(),
+            "latin-1",
+            "<p>cafÃ©</p>",
+        ),  # declared wrongly: trusted like browsers
+    ],
+)
+def test_decode_html(data: bytes, charset: str | None, expected: str) -> None:
+    assert decode_html(data, charset) == expected
+
+
+def test_charset_from_content_type() -> None:
+    assert charset_from_content_type('text/html; charset="UTF-8"') == "UTF-8"
+    assert charset_from_content_type("text/html") is None
+    assert charset_from_content_type(None) is None
+
+
+# --- Feed content as the article ------------------------------------------------------------
+
+FULL_FEED_PARAGRAPHS = [
+    f"Paragraph {n}: the council reviewed the harbour budget line by line and agreed on "
+    f"repairs, staffing and the ferry timetable for the coming season number {n}."
+    for n in range(12)
+]
+FULL_FEED_HTML = "".join(f"<p>{p}</p>" for p in FULL_FEED_PARAGRAPHS)
+PAGE_TEXT = "\n\n".join(FULL_FEED_PARAGRAPHS)
+
+
+def test_long_feed_content_that_agrees_with_the_page_is_the_article() -> None:
+    assert feed_content_is_full_article(FULL_FEED_HTML, PAGE_TEXT)
+    assert feed_content_is_full_article(FULL_FEED_HTML, None)  # long enough on its own
+
+
+def test_feed_content_that_is_a_teaser_is_not_the_article() -> None:
+    teaser = "<p>" + " ".join(FULL_FEED_PARAGRAPHS[:2]) + " [&hellip;]</p>"
+    assert not feed_content_is_full_article(teaser, PAGE_TEXT)
+    excerpt = FULL_FEED_HTML + "<p>The post Harbour budget appeared first on Coastal Courier.</p>"
+    assert not feed_content_is_full_article(excerpt, PAGE_TEXT)
+    assert not feed_content_is_full_article(None, PAGE_TEXT)
+    assert not feed_content_is_full_article("<p>Short summary of the story.</p>", None)
+
+
+def test_feed_content_that_disagrees_with_the_page_is_not_the_article() -> None:
+    other_story = "\n\n".join(
+        f"A different story about rail strikes, part {n}, told at length." * 3 for n in range(10)
+    )
+    assert not feed_content_is_full_article(FULL_FEED_HTML, other_story)
+    half = "".join(f"<p>{p}</p>" for p in FULL_FEED_PARAGRAPHS[:6])
+    assert not feed_content_is_full_article(half, PAGE_TEXT)  # covers only half of the page
+
+
+def test_medium_feed_content_needs_the_page_to_agree() -> None:
+    medium = "".join(f"<p>{p}</p>" for p in FULL_FEED_PARAGRAPHS[:6])  # ~170 words
+    assert not feed_content_is_full_article(medium, None)
+    assert feed_content_is_full_article(medium, "\n\n".join(FULL_FEED_PARAGRAPHS[:6]))
+
+
+def test_extract_from_feed_content() -> None:
+    content = (
+        FULL_FEED_HTML
+        + '<p><a href="/2024/03/ferries/">Read more about that here.</a></p>'
+        + "<script>alert(1)</script><h2>Next steps</h2><p>Work starts in May.</p>"
+    )
+    article = extract_from_feed_content(content, "https://news.example.com/feed-item")
+    assert article.extractor == "feed"
+    assert article.text.split("\n\n")[:12] == FULL_FEED_PARAGRAPHS
+    assert article.text.endswith("Next steps\n\nWork starts in May.")
+    assert "Read more" not in article.text and "alert" not in article.html
+    assert extract_from_feed_content("", None).text == ""
+
+
+# --- Site rules ---------------------------------------------------------------------------------
+
+RULE_PAGE = """<html><body><div class="story"><h1>Town hall vote</h1>
+<div class="story-text"><p>The council voted on Tuesday to keep the library open on Sundays.</p>
+<div class="promo">Buy our annual guide now!</div>
+<p>Opening hours will be reviewed again next spring.</p></div></div>
+<div class="sidebar"><p>Weather: sunny with light winds all week long in the valley.</p></div></body></html>"""
+
+
+def test_curator_rule_takes_and_drops(tmp_path: Path) -> None:
+    rules_file = tmp_path / "rules.toml"
+    rules_file.write_text('[sites."townnews.example"]\ntake = [".story-text"]\ndrop = [".promo"]\n')
+    article = extract(RULE_PAGE, "https://www.townnews.example/vote", rules_path=rules_file)
+    assert article.extractor == "site-rule"
+    assert article.text == (
+        "The council voted on Tuesday to keep the library open on Sundays.\n\n"
+        "Opening hours will be reviewed again next spring."
+    )
+    # Other hosts are unaffected by the rule.
+    other = extract(RULE_PAGE, "https://elsewhere.example/vote", rules_path=rules_file)
+    assert other.extractor != "site-rule"
+
+
+def test_curator_rules_extend_and_override_the_shipped_rules() -> None:
+    shipped = load_site_rules()
+    assert shipped.for_url("https://discoveryheadlines.com/x/") is not None
+    assert shipped.for_url("https://sub.discoveryheadlines.com/x/") is not None  # parent domain
+    assert shipped.for_url("https://example.com/") is None
+    curator = parse_site_rules('[sites."discoveryheadlines.com"]\ntake = ["main"]\n')
+    merged = shipped.merged(curator)
+    rule = merged.for_url("https://www.discoveryheadlines.com/post/")
+    assert rule is not None and rule.take == ("main",) and rule.drop == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[sites."a.example"]\ntake = "main"\n', "must be a list"),
+        ('[sites."a.example"]\ntake = ["main["]\n', "bad CSS selector"),
+        ('[sites."a.example"]\nkeep = ["main"]\n', "unknown keys"),
+        ("[sites\n", "not valid TOML"),
+    ],
+)
+def test_bad_rules_are_reported(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_site_rules(text, "my-rules.toml")
+
+
+def test_missing_rules_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read site rules file"):
+        load_site_rules(tmp_path / "absent.toml")
+
+
+# --- CLI ----------------------------------------------------------------------------------------
+
+
+def test_cli_prints_json() -> None:
+    result = CliRunner().invoke(
+        main, ["extract", str(FIXTURES / "jsonld.html"), "--url", NEWS_URL, "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["title"] == "Port authority reopens the northern harbour after storm repairs"
+    assert data["author"] == "Maria Okafor, Tom Lindqvist"
+    assert data["published"] == "2024-03-05T23:30:00+00:00"
+    assert data["text"].startswith("The northern harbour will reopen")
+    assert data["html"].startswith("<p>")
+    assert data["word_count"] > 150 and data["extractor"]
+
+
+def test_cli_text_output() -> None:
+    result = CliRunner().invoke(main, ["extract", str(FIXTURES / "german-cp1252.html")])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Stadtrat beschließt neue Radwege für die Innenstadt\n")
+    assert "Königsallee" in result.output
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [("no-such-file.html", "cannot read"), (str(FIXTURES / "not-article.html"), "not an article")],
+)
+def test_cli_fails_with_one_line(path: str, message: str) -> None:
+    result = CliRunner().invoke(main, ["extract", path, "--json"])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.output
