@@ -445,6 +445,10 @@ def _parse_xml_feed(
         )
     except RecursionError as exc:
         raise ParseError(url, "document nested too deeply to parse") from exc
+    except Exception as exc:
+        # feedparser has internal bugs on some malformed input (fuzzing found a KeyError in
+        # its tag handling); for us that is an unparseable document, not a crash.
+        raise ParseError(url, f"malformed document ({type(exc).__name__} in feedparser)") from exc
     version = parsed.get("version") or ""
     raw_entries = parsed.get("entries") or []
     # feedparser names the format from the root element; RSS 1.1 and CDF roots it reads but
