@@ -159,7 +159,8 @@ class Settings:
     )
     # --- retention and logs
     retention_days: int = setting(
-        180, "Entries older than this are pruned (never pinned or approved ones).",
+        180,
+        "Entries older than this are pruned (never pinned or approved ones).",
         _between(1, 100000),
     )
     fetch_log_days: int = setting(30, "Days of fetch log kept.", _between(1, 3650))
@@ -316,8 +317,13 @@ def render_docs() -> str:
         check: Check | None = f.metadata.get("check")
         default = f.default if f.default is not MISSING else ""
         shown = "(empty)" if default == "" else f"`{default}`"
-        allowed = check.allowed if check else {"bool": "true or false", "int": "a whole number",
-                                                "float": "a number"}.get(str(f.type), "text")
+        allowed = (
+            check.allowed
+            if check
+            else {"bool": "true or false", "int": "a whole number", "float": "a number"}.get(
+                str(f.type), "text"
+            )
+        )
         lines.append(
             f"| `{f.name}` | `{env_name(f.name)}` | {shown} | {allowed} | {f.metadata['help']} |"
         )

@@ -17,7 +17,9 @@ _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"me
 
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
-    return {k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")}
+    return {
+        k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")
+    }
 
 
 class PlainFormatter(logging.Formatter):
@@ -53,12 +55,21 @@ def configure_logging(level: str = "INFO", fmt: str = "plain") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # Libraries that are chatty at INFO.
-    for name in ("apscheduler", "aiohttp.access", "trafilatura", "readability", "sqlalchemy"):
+    for name in (
+        "apscheduler",
+        "aiohttp.access",
+        "trafilatura",
+        "readability",
+        "sqlalchemy",
+        "alembic",
+    ):
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
-class FeedLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
-    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
+class FeedLogger(logging.LoggerAdapter):
+    def process(
+        self, msg: Any, kwargs: MutableMapping[str, Any]
+    ) -> tuple[Any, MutableMapping[str, Any]]:
         kwargs["extra"] = {**(self.extra or {}), **kwargs.get("extra", {})}
         return msg, kwargs
 

@@ -16,19 +16,34 @@ class Metrics:
     def __post_init__(self) -> None:
         r = self.registry
         self.fetches = Counter(
-            "aggregator_fetches", "Feed fetches by outcome and HTTP status", ["outcome", "status"], registry=r
+            "aggregator_fetches",
+            "Feed fetches by outcome and HTTP status",
+            ["outcome", "status"],
+            registry=r,
         )
         self.fetch_seconds = Histogram(
-            "aggregator_fetch_duration_seconds", "Feed fetch duration", buckets=DURATION_BUCKETS, registry=r
+            "aggregator_fetch_duration_seconds",
+            "Feed fetch duration",
+            buckets=DURATION_BUCKETS,
+            registry=r,
         )
         self.parse_seconds = Histogram(
-            "aggregator_parse_duration_seconds", "Feed parse duration", buckets=DURATION_BUCKETS, registry=r
+            "aggregator_parse_duration_seconds",
+            "Feed parse duration",
+            buckets=DURATION_BUCKETS,
+            registry=r,
         )
         self.entries_stored = Counter(
-            "aggregator_entries_stored", "Entries stored by kind (new, updated)", ["kind"], registry=r
+            "aggregator_entries_stored",
+            "Entries stored by kind (new, updated)",
+            ["kind"],
+            registry=r,
         )
         self.extractions = Counter(
-            "aggregator_extractions", "Article extractions by result (ok, failed, skipped)", ["result"], registry=r
+            "aggregator_extractions",
+            "Article extractions by result (ok, failed, skipped)",
+            ["result"],
+            registry=r,
         )
         self.matches = Counter(
             "aggregator_topic_matches", "Rule matches made per topic", ["topic"], registry=r
@@ -38,7 +53,9 @@ class Metrics:
             "aggregator_oldest_due_feed_age_seconds", "Age of the oldest due feed", registry=r
         )
         self.database_errors = Counter(
-            "aggregator_database_errors", "Database errors seen by the scheduler or web view", registry=r
+            "aggregator_database_errors",
+            "Database errors seen by the scheduler or web view",
+            registry=r,
         )
         self.ticks = Counter("aggregator_scheduler_ticks", "Scheduler ticks run", registry=r)
         self.web_seconds = Histogram(

@@ -32,8 +32,26 @@ ALLOWED_ATTRIBUTES: dict[str, set[str]] = {
 
 # Tags removed together with everything inside them.
 DROPPED_WITH_CONTENT: frozenset[str] = frozenset(
-    {"script", "style", "template", "noscript", "iframe", "object", "embed", "svg", "math",
-     "form", "button", "select", "textarea", "head", "title", "frame", "frameset", "applet"}
+    {
+        "script",
+        "style",
+        "template",
+        "noscript",
+        "iframe",
+        "object",
+        "embed",
+        "svg",
+        "math",
+        "form",
+        "button",
+        "select",
+        "textarea",
+        "head",
+        "title",
+        "frame",
+        "frameset",
+        "applet",
+    }
 )
 
 URL_SCHEMES: frozenset[str] = frozenset({"http", "https", "mailto"})

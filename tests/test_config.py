@@ -41,12 +41,30 @@ def test_top_level_keys_in_file(tmp_path: Path) -> None:
     ("env", "expected"),
     [
         ({"AGGREGATOR_PORT": "eighty"}, "AGGREGATOR_PORT='eighty' is not allowed: a whole number"),
-        ({"AGGREGATOR_PORT": "70000"}, "AGGREGATOR_PORT=70000 is not allowed: a number from 1 to 65535"),
-        ({"AGGREGATOR_AUTO_MIGRATE": "maybe"}, "AGGREGATOR_AUTO_MIGRATE='maybe' is not allowed: true or false"),
-        ({"AGGREGATOR_LOG_LEVEL": "LOUD"}, "AGGREGATOR_LOG_LEVEL='LOUD' is not allowed: one of DEBUG, INFO, WARNING, ERROR"),
-        ({"AGGREGATOR_DATABASE_URL": "mysql://x"}, "AGGREGATOR_DATABASE_URL='mysql://x' is not allowed: a sqlite+aiosqlite:// or postgresql+asyncpg:// URL"),
-        ({"AGGREGATOR_ALLOWED_NETWORKS": "127.0.0.1/40"}, "AGGREGATOR_ALLOWED_NETWORKS='127.0.0.1/40' is not allowed"),
-        ({"AGGREGATOR_MIN_INTERVAL_S": "7200", "AGGREGATOR_MAX_INTERVAL_S": "3600"}, "is larger than AGGREGATOR_MAX_INTERVAL_S=3600"),
+        (
+            {"AGGREGATOR_PORT": "70000"},
+            "AGGREGATOR_PORT=70000 is not allowed: a number from 1 to 65535",
+        ),
+        (
+            {"AGGREGATOR_AUTO_MIGRATE": "maybe"},
+            "AGGREGATOR_AUTO_MIGRATE='maybe' is not allowed: true or false",
+        ),
+        (
+            {"AGGREGATOR_LOG_LEVEL": "LOUD"},
+            "AGGREGATOR_LOG_LEVEL='LOUD' is not allowed: one of DEBUG, INFO, WARNING, ERROR",
+        ),
+        (
+            {"AGGREGATOR_DATABASE_URL": "mysql://x"},
+            "AGGREGATOR_DATABASE_URL='mysql://x' is not allowed: a sqlite+aiosqlite:// or postgresql+asyncpg:// URL",
+        ),
+        (
+            {"AGGREGATOR_ALLOWED_NETWORKS": "127.0.0.1/40"},
+            "AGGREGATOR_ALLOWED_NETWORKS='127.0.0.1/40' is not allowed",
+        ),
+        (
+            {"AGGREGATOR_MIN_INTERVAL_S": "7200", "AGGREGATOR_MAX_INTERVAL_S": "3600"},
+            "is larger than AGGREGATOR_MAX_INTERVAL_S=3600",
+        ),
     ],
 )
 def test_bad_values_give_one_line_naming_setting_value_and_allowed(
@@ -79,7 +97,9 @@ def test_every_setting_is_documented() -> None:
     for f in fields(Settings):
         assert f"`{env_name(f.name)}`" in docs, f"{f.name} missing from docs/configuration.md"
         assert f.metadata.get("help"), f"{f.name} has no help text"
-    assert docs == render_docs(), "docs/configuration.md is stale: run `aggregator config docs docs/configuration.md`"
+    assert docs == render_docs(), (
+        "docs/configuration.md is stale: run `aggregator config docs docs/configuration.md`"
+    )
 
 
 def test_secrets_are_masked() -> None:

@@ -25,6 +25,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "aggregator.cli.config",
     "aggregator.cli.parse",
     "aggregator.cli.extract",
+    "aggregator.cli.feeds",
+    "aggregator.cli.serve",
+    "aggregator.cli.topics",
 )
 
 

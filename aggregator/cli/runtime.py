@@ -1,0 +1,115 @@
+"""Composition helpers shared by the CLI commands: open the database (checking or applying
+migrations), seed a fresh database, build the pipeline, run the scheduler and web view."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aggregator import storage
+from aggregator.config import Settings
+from aggregator.errors import AggregatorError, OPMLError
+from aggregator.fetch import Fetcher
+from aggregator.metrics import Metrics
+from aggregator.opml import parse_opml
+from aggregator.pipeline import Pipeline, fetcher_config
+from aggregator.storage import Database
+from aggregator.storage.migrate import ensure_schema_current, upgrade_database
+from aggregator.tagger import Tagger
+from aggregator.tagging import load_default_topics, parse_topics_file
+from aggregator.types import NewFeed
+
+log = logging.getLogger("aggregator")
+
+
+async def open_database(settings: Settings) -> Database:
+    """Open the configured database; migrate it when allowed, else refuse an old schema."""
+    if settings.auto_migrate:
+        await asyncio.to_thread(upgrade_database, settings.database_url)
+    db = await Database.open(settings.database_url)
+    try:
+        await ensure_schema_current(db)
+    except BaseException:
+        await db.close()
+        raise
+    return db
+
+
+@contextlib.asynccontextmanager
+async def database(settings: Settings) -> AsyncIterator[Database]:
+    db = await open_database(settings)
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+def topic_definitions(settings: Settings) -> list:
+    if settings.topics_file:
+        path = Path(settings.topics_file)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise AggregatorError(f"cannot read topics file {path}: {exc.strerror}") from None
+        return parse_topics_file(text)
+    return load_default_topics()
+
+
+async def seed_database(settings: Settings, db: Database) -> None:
+    """A fresh database starts with the default topics and the subscriptions of feeds.opml."""
+    if not await storage.list_topics(db):
+        for topic in topic_definitions(settings):
+            await storage.upsert_topic(
+                db, topic.slug, topic.name, topic.description, topic.definition
+            )
+        log.info("imported the default topics")
+    if settings.import_opml and not await storage.list_feeds(db):
+        path = Path(settings.import_opml)
+        if not path.is_file():
+            log.info("no %s to import; add feeds with `aggregator feeds add URL`", path)
+            return
+        try:
+            document = parse_opml(path.read_bytes())
+        except OPMLError as exc:
+            log.error("cannot import %s: %s", path, exc)
+            return
+        added, skipped = await storage.add_feeds(
+            db,
+            [
+                NewFeed(url=f.url, title=f.title, site_url=f.site_url, category=f.category)
+                for f in document.feeds
+            ],
+        )
+        log.info(
+            "imported %d feeds from %s (%d already subscribed)", len(added), path, len(skipped)
+        )
+
+
+@contextlib.asynccontextmanager
+async def pipeline_for(
+    settings: Settings, db: Database, metrics: Metrics | None = None
+) -> AsyncIterator[Pipeline]:
+    async with Fetcher(fetcher_config(settings)) as fetcher:
+        yield Pipeline(
+            settings=settings,
+            db=db,
+            fetcher=fetcher,
+            tagger=Tagger(),
+            metrics=metrics or Metrics(),
+        )
+
+
+def install_signal_handlers(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+def echo_err(message: str) -> None:
+    print(message, file=sys.stderr)

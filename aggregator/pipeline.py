@@ -1,0 +1,415 @@
+"""The async orchestration of one poll cycle: claim -> fetch -> parse -> decide -> store,
+then extract -> tag for new and changed entries.
+
+Only I/O lives here; every decision is a pure function elsewhere (``decide``, ``extract``,
+``tagging``). Expected failures become stored outcomes on the feed; an unexpected one is
+logged loudly, recorded against the feed, and never stops the other feeds of the cycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from aggregator import decide, storage
+from aggregator.config import Settings, parse_networks
+from aggregator.errors import ParseError
+from aggregator.extract import extract, extract_from_feed_content, feed_content_is_full_article
+from aggregator.fetch import Fetcher, FetcherConfig
+from aggregator.logs import feed_logger
+from aggregator.metrics import Metrics
+from aggregator.parse import parse_feed
+from aggregator.retag import document_for
+from aggregator.storage import Database
+from aggregator.tagger import Tagger
+from aggregator.types import (
+    Article,
+    ArticleStatus,
+    ContentMode,
+    Entry,
+    ErrorKind,
+    Feed,
+    FeedData,
+    FetchLogRecord,
+    FetchOutcome,
+    FetchRequest,
+    FetchResult,
+    PollSummary,
+)
+
+log = logging.getLogger("aggregator.pipeline")
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def fetcher_config(settings: Settings) -> FetcherConfig:
+    return FetcherConfig(
+        user_agent=settings.user_agent,
+        max_connections=settings.max_connections,
+        max_per_host=settings.max_per_host,
+        connect_timeout_s=settings.connect_timeout_s,
+        read_timeout_s=settings.read_timeout_s,
+        total_timeout_s=settings.total_timeout_s,
+        max_body_bytes=settings.max_body_bytes,
+        max_decompressed_bytes=settings.max_decompressed_bytes,
+        max_redirects=settings.max_redirects,
+        allowed_networks=parse_networks(settings.allowed_networks),
+    )
+
+
+def poll_policy(settings: Settings) -> decide.PollPolicy:
+    return decide.PollPolicy(
+        min_interval_s=settings.min_interval_s,
+        max_interval_s=settings.max_interval_s,
+        max_backoff_s=settings.max_backoff_s,
+        broken_after_s=settings.broken_after_s,
+        jitter_fraction=settings.jitter_fraction,
+    )
+
+
+@dataclass
+class FeedPollResult:
+    feed: Feed
+    outcome: FetchOutcome
+    new_entry_ids: tuple[int, ...] = ()
+    updated_entry_ids: tuple[int, ...] = ()
+    error: str | None = None
+
+
+@dataclass
+class Pipeline:
+    """Everything one worker needs to poll feeds; built by the CLI (the composition root)."""
+
+    settings: Settings
+    db: Database
+    fetcher: Fetcher
+    tagger: Tagger
+    metrics: Metrics = field(default_factory=Metrics)
+    clock: Clock = utc_now
+    worker_id: str = ""
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.worker_id = self.worker_id or self.settings.effective_worker_id()
+        self.policy = poll_policy(self.settings)
+        self._article_slots = asyncio.Semaphore(self.settings.article_concurrency)
+
+    # ------------------------------------------------------------------ cycle
+
+    def stop(self) -> None:
+        """Stop claiming new feeds; feeds in flight finish (graceful shutdown)."""
+        self._stopping.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    async def run_once(
+        self,
+        *,
+        all_feeds: bool = False,
+        feed_urls: Sequence[str] = (),
+        skip_articles: bool = False,
+        on_feed_done: Callable[[FeedPollResult], None] | None = None,
+        on_claimed: Callable[[int], None] | None = None,
+    ) -> PollSummary:
+        """One pass: claim due (or all / named) feeds in batches and poll them concurrently."""
+        started = time.perf_counter()
+        results: list[FeedPollResult] = []
+        await self.tagger.refresh(self.db)
+        seen: set[int] = set()
+        while not self.stopping:
+            now = self.clock()
+            if all_feeds or feed_urls:
+                feeds = await storage.claim_feeds(
+                    self.db,
+                    now=now,
+                    owner=self.worker_id,
+                    lease_s=self.settings.lease_s,
+                    urls=list(feed_urls) or None,
+                    exclude_ids=seen,
+                    limit=self.settings.claim_batch,
+                )
+            else:
+                feeds = await storage.claim_due_feeds(
+                    self.db,
+                    now=now,
+                    limit=self.settings.claim_batch,
+                    owner=self.worker_id,
+                    lease_s=self.settings.lease_s,
+                )
+                feeds = [f for f in feeds if f.id not in seen]
+            if not feeds:
+                break
+            seen.update(f.id for f in feeds)
+            if on_claimed is not None:
+                on_claimed(len(feeds))
+            results.extend(await self._poll_batch(feeds, skip_articles, on_feed_done))
+        return summarize(results, time.perf_counter() - started)
+
+    async def _poll_batch(
+        self,
+        feeds: Sequence[Feed],
+        skip_articles: bool,
+        on_feed_done: Callable[[FeedPollResult], None] | None,
+    ) -> list[FeedPollResult]:
+        slots = asyncio.Semaphore(self.settings.poll_concurrency)
+        results: list[FeedPollResult] = []
+
+        async def one(feed: Feed) -> None:
+            async with slots:
+                if self.stopping:
+                    await storage.release_lease(self.db, feed.id, self.worker_id)
+                    return
+                result = await self.poll_feed(feed, skip_articles=skip_articles)
+                results.append(result)
+                if on_feed_done is not None:
+                    on_feed_done(result)
+
+        await asyncio.gather(*(one(feed) for feed in feeds))
+        return results
+
+    # ------------------------------------------------------------------ one feed
+
+    async def poll_feed(self, feed: Feed, *, skip_articles: bool = False) -> FeedPollResult:
+        flog = feed_logger(log, feed.url)
+        try:
+            result = await self._poll_feed(feed, flog)
+        except Exception as exc:  # an unexpected bug: record it, never kill the cycle
+            flog.exception("unexpected error while polling")
+            result = await self._record_internal_error(feed, exc)
+        if not skip_articles and (result.new_entry_ids or result.updated_entry_ids):
+            await self.process_entries(
+                [*result.new_entry_ids, *result.updated_entry_ids], feed=feed
+            )
+        return result
+
+    async def _poll_feed(self, feed: Feed, flog: logging.LoggerAdapter) -> FeedPollResult:
+        fetched = await self.fetcher.fetch_feed(
+            FetchRequest(
+                url=feed.url,
+                etag=feed.etag,
+                last_modified=feed.last_modified,
+                previous_body_hash=feed.body_hash,
+            )
+        )
+        self.metrics.fetches.labels(fetched.outcome.value, str(fetched.status or "")).inc()
+        self.metrics.fetch_seconds.observe(fetched.duration_s)
+
+        feed_data: FeedData | None = None
+        parse_error: str | None = None
+        if fetched.outcome is FetchOutcome.OK and fetched.body is not None:
+            parse_started = time.perf_counter()
+            try:
+                feed_data = await asyncio.to_thread(
+                    parse_feed,
+                    fetched.body,
+                    fetched.final_url,
+                    content_type=fetched.content_type,
+                    now=self.clock(),
+                    max_entries=self.settings.max_entries_per_feed,
+                )
+            except ParseError as exc:
+                parse_error = exc.message
+            self.metrics.parse_seconds.observe(time.perf_counter() - parse_started)
+
+        now = self.clock()
+        update = decide.after_fetch(feed, fetched, feed_data, parse_error, now, self.policy)
+        plan = decide.plan_entries({}, ())
+        if feed_data is not None:
+            states = await storage.entry_states(
+                self.db, feed.id, [e.identity for e in feed_data.entries]
+            )
+            plan = decide.plan_entries(
+                states,
+                feed_data.entries,
+                max_updates_per_entry=self.settings.max_updates_per_entry,
+            )
+        error = parse_error or fetched.error
+        written = await storage.apply_poll(
+            self.db,
+            feed_id=feed.id,
+            owner=self.worker_id,
+            update=update,
+            plan=plan,
+            log=FetchLogRecord(
+                feed_id=feed.id,
+                started_at=now,
+                outcome=FetchOutcome.ERROR if parse_error else fetched.outcome,
+                status=fetched.status,
+                duration_s=fetched.duration_s,
+                bytes_read=fetched.bytes_read,
+                new_entries=len(plan.new),
+                updated_entries=len(plan.updated),
+                error=error,
+                error_kind=ErrorKind.PARSE if parse_error else fetched.error_kind,
+            ),
+            now=now,
+        )
+        self.metrics.entries_stored.labels("new").inc(len(written.new_entry_ids))
+        self.metrics.entries_stored.labels("updated").inc(len(written.updated_entry_ids))
+        if error:
+            flog.warning("poll failed: %s", error)
+        else:
+            flog.info(
+                "polled: %s, %d new, %d updated",
+                fetched.outcome.value,
+                len(written.new_entry_ids),
+                len(written.updated_entry_ids),
+            )
+        return FeedPollResult(
+            feed=feed,
+            outcome=FetchOutcome.ERROR if parse_error else fetched.outcome,
+            new_entry_ids=tuple(written.new_entry_ids),
+            updated_entry_ids=tuple(written.updated_entry_ids),
+            error=error,
+        )
+
+    async def _record_internal_error(self, feed: Feed, exc: Exception) -> FeedPollResult:
+        now = self.clock()
+        message = f"internal error: {type(exc).__name__}: {exc}"[:500]
+        fetched = FetchResult(
+            requested_url=feed.url,
+            final_url=feed.url,
+            outcome=FetchOutcome.ERROR,
+            error_kind=ErrorKind.INTERNAL,
+            error=message,
+        )
+        update = decide.after_fetch(feed, fetched, None, None, now, self.policy)
+        try:
+            await storage.apply_poll(
+                self.db,
+                feed_id=feed.id,
+                owner=self.worker_id,
+                update=update,
+                plan=decide.plan_entries({}, ()),
+                log=FetchLogRecord(
+                    feed_id=feed.id,
+                    started_at=now,
+                    outcome=FetchOutcome.ERROR,
+                    status=None,
+                    duration_s=0.0,
+                    bytes_read=0,
+                    new_entries=0,
+                    updated_entries=0,
+                    error=message,
+                    error_kind=ErrorKind.INTERNAL,
+                ),
+                now=now,
+            )
+        except Exception:
+            log.exception("could not record the error of %s", feed.url)
+        return FeedPollResult(feed=feed, outcome=FetchOutcome.ERROR, error=message)
+
+    # ------------------------------------------------------------------ articles and tags
+
+    async def process_entries(self, entry_ids: Sequence[int], *, feed: Feed | None = None) -> None:
+        """Extract the article of each entry (when enabled) and tag it."""
+
+        async def one(entry_id: int) -> None:
+            async with self._article_slots:
+                try:
+                    entry = await storage.get_entry(self.db, entry_id)
+                    entry_feed = feed or await storage.get_feed(self.db, entry.feed_id)
+                    article = await self.extract_entry(entry, entry_feed)
+                    await self.tag_entry(entry, article)
+                except Exception:
+                    log.exception("could not process entry %s", entry_id)
+
+        await asyncio.gather(*(one(i) for i in entry_ids))
+
+    async def extract_entry(self, entry: Entry, feed: Feed) -> Article | None:
+        if not self.settings.fetch_articles:
+            return None
+        now = self.clock()
+        feed_html = entry.content_html or entry.summary_html
+        mode = feed.content_mode
+        article: Article
+        if mode is ContentMode.FEED or (
+            mode is ContentMode.AUTO
+            and entry.content_html
+            and feed_content_is_full_article(entry.content_html, None)
+        ):
+            extracted = extract_from_feed_content(feed_html or "", entry.url)
+            article = _article_from(entry.id, extracted, now)
+        elif not entry.url:
+            article = Article(
+                entry_id=entry.id,
+                status=ArticleStatus.SKIPPED,
+                error="the entry has no link",
+                extracted_at=now,
+            )
+        else:
+            page = await self.fetcher.fetch_page(entry.url)
+            if page.outcome is not FetchOutcome.OK or page.body is None:
+                article = Article(
+                    entry_id=entry.id,
+                    status=ArticleStatus.FAILED,
+                    error=page.error or f"article page answered {page.status}",
+                    extracted_at=now,
+                )
+            else:
+                try:
+                    extracted = await asyncio.to_thread(extract, page.body, page.final_url)
+                except Exception as exc:
+                    log.warning("extraction failed for %s: %s", entry.url, exc)
+                    extracted = None
+                if extracted is None or not extracted.text.strip():
+                    article = Article(
+                        entry_id=entry.id,
+                        status=ArticleStatus.FAILED,
+                        error="no article text found on the page",
+                        extracted_at=now,
+                    )
+                else:
+                    article = _article_from(entry.id, extracted, now)
+        self.metrics.extractions.labels(article.status.value).inc()
+        await storage.save_article(self.db, article)
+        return article
+
+    async def tag_entry(self, entry: Entry, article: Article | None) -> None:
+        now = self.clock()
+        matches = self.tagger.tag_document(document_for(entry, article), entry_id=entry.id, now=now)
+        for match in matches:
+            self.metrics.matches.labels(match.topic_slug).inc()
+        await storage.replace_rule_matches(self.db, entry.id, matches, now=now)
+
+
+def _article_from(entry_id: int, extracted: object, now: datetime) -> Article:
+    from aggregator.types import ExtractedArticle
+
+    assert isinstance(extracted, ExtractedArticle)
+    return Article(
+        entry_id=entry_id,
+        status=ArticleStatus.OK,
+        title=extracted.title,
+        text=extracted.text,
+        html=extracted.html,
+        author=extracted.author,
+        published=extracted.published,
+        lead_image=extracted.lead_image,
+        language=extracted.language,
+        word_count=extracted.word_count,
+        extractor=extracted.extractor,
+        extracted_at=now,
+    )
+
+
+def summarize(results: Sequence[FeedPollResult], seconds: float) -> PollSummary:
+    errors = [r for r in results if r.outcome in (FetchOutcome.ERROR, FetchOutcome.GONE)]
+    return PollSummary(
+        feeds=len(results),
+        not_modified=sum(r.outcome is FetchOutcome.NOT_MODIFIED for r in results),
+        new_entries=sum(len(r.new_entry_ids) for r in results),
+        updated_entries=sum(len(r.updated_entry_ids) for r in results),
+        errors=len(errors),
+        seconds=seconds,
+        error_messages=tuple(f"{r.feed.url}: {r.error}" for r in errors if r.error),
+    )
