@@ -115,8 +115,9 @@ def _store_session(request: web.Request, response: web.StreamResponse, context: 
         set_session_cookie(
             response, context.signer, request[SESSION], secure=context.settings.secure_cookies
         )
-    if request[SESSION].signed_in:
-        response.headers.setdefault("Cache-Control", "private, no-store")
+    if request[SESSION].signed_in and response.content_type == "text/html":
+        # Pages for a signed-in curator carry their CSRF token: never stored by any cache.
+        response.headers["Cache-Control"] = "private, no-store"
 
 
 async def _check_csrf(request: web.Request, context: AppContext) -> None:

@@ -26,6 +26,7 @@ from web.services import DiscoveredFeed
 log = logging.getLogger(__name__)
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_HAS_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 MAX_URL_CHARS = 2048
 MAX_CANDIDATES = 5
 MAX_DEFINITION_CHARS = 100_000
@@ -140,12 +141,18 @@ async def feeds_page(request: web.Request) -> web.Response:
 
 
 def _valid_url(url: str) -> str | None:
-    """An http(s) URL a curator typed, or None. A bare host gets https://."""
+    """An http(s) URL a curator typed, or None. A bare host name gets https://."""
     url = url.strip()
-    if url and "://" not in url:
+    if url and not _HAS_SCHEME.match(url):
         url = "https://" + url
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises on a malformed port
+    except ValueError:
+        return None
     if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > MAX_URL_CHARS:
+        return None
+    if any(ord(ch) < 0x21 for ch in url):
         return None
     return url
 
