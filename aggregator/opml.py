@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Final
-from urllib.parse import urlsplit, urlunsplit
 from xml.parsers import expat
 
 from aggregator.errors import OPMLError
 from aggregator.types import NewFeed
+from aggregator.urls import InvalidURL, normalize_url
 
 MAX_OPML_BYTES: Final = 16 * 1024 * 1024
 MAX_OUTLINES: Final = 100_000
@@ -42,7 +42,6 @@ CATEGORY_SEPARATOR: Final = " / "
 
 # Characters XML 1.0 cannot carry at all, even as character references.
 _XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,38 +177,14 @@ def _clean(value: str | None) -> str | None:
     return stripped or None
 
 
-def _url_key(url: str) -> str:
-    """Normalised form used to spot duplicates: scheme/host case, default port, fragment."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    port = parts.port
-    netloc = host if port is None or port == _DEFAULT_PORTS.get(scheme) else f"{host}:{port}"
-    if parts.username is not None or parts.password is not None:
-        userinfo = parts.username or ""
-        if parts.password is not None:
-            userinfo += f":{parts.password}"
-        netloc = f"{userinfo}@{netloc}"
-    return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
-
-
 def _url_problem(url: str) -> str | None:
     """Why ``url`` cannot be a feed URL, or ``None`` when it can."""
     if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
         return "contains whitespace or control characters"
     try:
-        parts = urlsplit(url)
-        _ = parts.port  # raises ValueError for a non-numeric or out-of-range port
-    except ValueError as exc:
-        return f"not a valid URL ({exc})"
-    if not parts.scheme:
-        return "has no scheme (http:// or https://)"
-    if parts.scheme.lower() not in _DEFAULT_PORTS:
-        return f"scheme {parts.scheme!r} is not http or https"
-    if not parts.hostname:
-        return "has no host"
+        normalize_url(url)
+    except InvalidURL as exc:
+        return exc.message
     return None
 
 
@@ -269,9 +244,10 @@ def parse_opml(data: bytes) -> OpmlDocument:
         url = raw_url.strip()
         problem = _url_problem(url)
         if problem is not None:
-            skipped.append(f"line {outline.line}: feed URL {url!r} {problem}; skipped")
+            skipped.append(f"line {outline.line}: invalid feed URL {url!r} ({problem}); skipped")
         else:
-            key = _url_key(url)
+            # The same normalisation storage uses, so "duplicate" means the same thing there.
+            key = normalize_url(url)
             if key in seen:
                 skipped.append(
                     f"line {outline.line}: duplicate of the feed on line {seen[key]} ({url}); skipped"
@@ -340,7 +316,10 @@ def _attribute(value: str) -> str:
 
 def _text(value: str) -> str:
     value = _XML_INVALID.sub("", value)
-    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    # A raw CR would be read back as LF (XML end-of-line handling).
+    return (
+        value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+    )
 
 
 def write_opml(feeds: Sequence[OpmlFeed], title: str, now: datetime) -> bytes:
