@@ -28,6 +28,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "aggregator.cli.feeds",
     "aggregator.cli.serve",
     "aggregator.cli.topics",
+    "aggregator.cli.users",
+    "aggregator.cli.tag",
 )
 
 
