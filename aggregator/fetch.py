@@ -386,6 +386,7 @@ class _Progress:
     """What one fetch has done so far; survives failures so errors report it."""
 
     url: str
+    started: float  # time.perf_counter() at the start
     bytes_read: int = 0
     status: int | None = None
     permanent_redirect: str | None = None
@@ -475,8 +476,7 @@ class Fetcher:
     async def _fetch(self, url: str, headers: dict[str, str], request: FetchRequest) -> FetchResult:
         if self._session is None or self._global is None:
             raise RuntimeError("Fetcher used outside 'async with Fetcher(...)'")
-        started = time.perf_counter()
-        progress = _Progress(url=url)
+        progress = _Progress(url=url, started=time.perf_counter())
         try:
             response = await self._follow(url, headers, progress)
             result = self._result(request, response, progress)
@@ -491,7 +491,7 @@ class Fetcher:
                 f"internal error: {type(exc).__name__}: {exc}",
                 progress.status,
             )
-        return replace(result, duration_s=time.perf_counter() - started)
+        return result
 
     async def _follow(self, url: str, headers: dict[str, str], progress: _Progress) -> _Response:
         """Request ``url`` and follow redirects by hand, guarding every hop."""
@@ -602,57 +602,64 @@ class Fetcher:
     def _result(
         self, request: FetchRequest, response: _Response, progress: _Progress
     ) -> FetchResult:
+        # Built in one go (no dataclasses.replace): this runs for every fetch.
         headers = response.headers
         status = response.status
-        base = FetchResult(
-            requested_url=request.url,
-            final_url=response.url,
-            outcome=FetchOutcome.ERROR,
-            status=status,
-            content_type=headers.get("Content-Type"),
-            etag=headers.get("ETag"),
-            last_modified=headers.get("Last-Modified"),
-            cache_control=headers.get("Cache-Control"),
-            expires=headers.get("Expires"),
-            permanent_redirect=progress.permanent_redirect,
-            bytes_read=progress.bytes_read,
-        )
-        if status == 304:
+        outcome = FetchOutcome.ERROR
+        etag = headers.get("ETag")
+        last_modified = headers.get("Last-Modified")
+        body: bytes | None = None
+        digest: str | None = None
+        error_kind: ErrorKind | None = None
+        error: str | None = None
+        retry_after: float | None = None
+        if 200 <= status < 300:
+            content = response.body or b""
+            digest = body_hash(content)
+            if digest == request.previous_body_hash:
+                # The server ignored the validators but nothing changed: no need to parse.
+                outcome = FetchOutcome.NOT_MODIFIED
+            else:
+                outcome, body = FetchOutcome.OK, content
+        elif status == 304:
             # A 304 may omit the validators; the ones sent are still the current ones.
-            return replace(
-                base,
-                outcome=FetchOutcome.NOT_MODIFIED,
-                etag=base.etag or request.etag,
-                last_modified=base.last_modified or request.last_modified,
-                body_hash=request.previous_body_hash,
-            )
-        if status == 410:
-            return replace(
-                base,
-                outcome=FetchOutcome.GONE,
-                error=f"HTTP 410 Gone: {response.url} was removed for good",
-            )
-        if status in RATE_LIMIT_STATUSES:
+            outcome = FetchOutcome.NOT_MODIFIED
+            etag = etag or request.etag
+            last_modified = last_modified or request.last_modified
+            digest = request.previous_body_hash
+        elif status == 410:
+            outcome = FetchOutcome.GONE
+            error = f"HTTP 410 Gone: {response.url} was removed for good"
+        elif status in RATE_LIMIT_STATUSES:
             retry_after = parse_retry_after(headers.get("Retry-After"), self._clock())
             wait = f", asked to retry after {retry_after:g} s" if retry_after is not None else ""
-            return replace(
-                base,
-                error_kind=ErrorKind.RATE_LIMITED,
-                error=f"HTTP {status}{_reason(status)} from {_host_port(response.url)[0]}{wait}",
-                retry_after_s=retry_after,
-            )
-        if not 200 <= status < 300:
+            error_kind = ErrorKind.RATE_LIMITED
+            error = f"HTTP {status}{_reason(status)} from {_host_port(response.url)[0]}{wait}"
+        else:
+            error_kind = ErrorKind.HTTP
             if status in REDIRECT_STATUSES:
-                message = f"HTTP {status} redirect without a Location header from {response.url}"
+                error = f"HTTP {status} redirect without a Location header from {response.url}"
             else:
-                message = f"HTTP {status}{_reason(status)} from {response.url}"
-            return replace(base, error_kind=ErrorKind.HTTP, error=message)
-        body = response.body or b""
-        digest = body_hash(body)
-        if request.previous_body_hash is not None and digest == request.previous_body_hash:
-            # The server ignored the validators but nothing changed: no need to parse.
-            return replace(base, outcome=FetchOutcome.NOT_MODIFIED, body_hash=digest)
-        return replace(base, outcome=FetchOutcome.OK, body=body, body_hash=digest)
+                error = f"HTTP {status}{_reason(status)} from {response.url}"
+        return FetchResult(
+            requested_url=request.url,
+            final_url=response.url,
+            outcome=outcome,
+            status=status,
+            body=body,
+            body_hash=digest,
+            content_type=headers.get("Content-Type"),
+            etag=etag,
+            last_modified=last_modified,
+            cache_control=headers.get("Cache-Control"),
+            expires=headers.get("Expires"),
+            retry_after_s=retry_after,
+            permanent_redirect=progress.permanent_redirect,
+            error_kind=error_kind,
+            error=error,
+            duration_s=time.perf_counter() - progress.started,
+            bytes_read=progress.bytes_read,
+        )
 
     @staticmethod
     def _error(
@@ -672,6 +679,7 @@ class Fetcher:
             permanent_redirect=progress.permanent_redirect,
             bytes_read=progress.bytes_read,
             content_type=progress.headers.get("Content-Type"),
+            duration_s=time.perf_counter() - progress.started,
         )
 
 

@@ -14,7 +14,9 @@ before it connects.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+import re
 import socket
 from collections.abc import Iterable, Sequence
 from urllib.parse import urlsplit
@@ -55,6 +57,10 @@ _NAT64_PREFIXES: tuple[ipaddress.IPv6Network, ...] = (
     ipaddress.IPv6Network("64:ff9b::/96"),
     ipaddress.IPv6Network("64:ff9b:1::/48"),
 )
+
+
+# Numeric host spellings that are not canonical dotted-quad IPv4 (octal, hex, short forms).
+_NUMERIC_HOST = re.compile(r"(?:0x[0-9a-f]*|\d+)(?:\.(?:0x[0-9a-f]*|\d+)){0,3}", re.I)
 
 
 class BlockedAddressError(OSError):
@@ -156,6 +162,19 @@ def _in_any(ip: IPAddress, networks: Iterable[IPNetwork]) -> bool:
     return any(ip.version == net.version and ip in net for net in networks)
 
 
+@functools.lru_cache(maxsize=4096)
+def _literal_allowed(host: str, allowed: tuple[IPNetwork, ...]) -> bool | None:
+    """None when ``host`` is not an IP literal, else whether it is allowed (cached: every
+    fetch of a feed served from an IP address asks again)."""
+    address = _parse_ip(host)
+    return None if address is None else is_address_allowed(address, allowed)
+
+
+def _looks_like_ip(host: str) -> bool:
+    # Skips the (slow, exception-raising) ipaddress parse for ordinary host names.
+    return ":" in host or host[:1].isdigit()
+
+
 def is_address_allowed(ip: str | IPAddress, allowed: Iterable[IPNetwork] = ()) -> bool:
     """May the fetcher connect to ``ip``? Public unicast: yes; anything else only when listed.
 
@@ -195,9 +214,14 @@ def check_url(url: str, allowed: Iterable[IPNetwork] = ()) -> None:
     host = parts.hostname
     if not host:
         raise BadURLError(f"the URL has no host name: {url}")
-    address = _parse_ip(host)
-    if address is not None and not is_address_allowed(address, allowed):
-        raise BlockedAddressError(host)
+    bare = host.rstrip(".")
+    if _looks_like_ip(bare):
+        verdict = _literal_allowed(bare, tuple(allowed))
+        if verdict is False:
+            raise BlockedAddressError(host)
+        if verdict is None and _NUMERIC_HOST.fullmatch(bare):
+            # 127.1, 2130706433, 0x7f000001: resolvers read these as IP addresses.
+            raise BadURLError(f"{host} is not a host name or a canonical IP address ({url})")
 
 
 class GuardedResolver(AbstractResolver):

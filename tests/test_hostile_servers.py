@@ -345,3 +345,14 @@ async def test_other_feeds_are_fetched_normally_beside_hostile_ones(
         None,
     ]
     assert all(r.body == FEED for r, p in zip(results, paths, strict=True) if p == "/good")
+
+
+@pytest.mark.parametrize("host", ["127.1", "2130706433", "0x7f000001", "017700000001", "0x7f.1"])
+async def test_numeric_host_spellings_never_connect(
+    fixture_site: FixtureSite, fetcher: Fetcher, host: str
+) -> None:
+    fixture_site.add_feed("/feed", FEED)
+    result = await fetcher.fetch_feed(FetchRequest(url=fixture_site.url("/feed", host=host)))
+    assert result.outcome is FetchOutcome.ERROR
+    assert result.error_kind is ErrorKind.BAD_URL
+    assert fixture_site.hits("/feed") == 0

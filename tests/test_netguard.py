@@ -134,6 +134,12 @@ def test_parse_allowed_networks_names_the_bad_block(text: str) -> None:
         "example.org/feed",
         "http:///feed",
         "http://example.org:99999/",
+        "http://127.1/",
+        "http://2130706433/",
+        "http://0x7f000001/",
+        "http://0x7f.0.0.1/",
+        "http://017700000001/",
+        "http://10.1/",
     ],
 )
 def test_check_url_refuses_bad_urls(url: str) -> None:
@@ -150,6 +156,8 @@ def test_check_url_refuses_bad_urls(url: str) -> None:
         "http://[::1]:8080/",
         "http://[::ffff:127.0.0.1]/",
         "http://0.0.0.0/",
+        "http://127.0.0.1./",
+        "http://[::ffff:7f00:1]/",
     ],
 )
 def test_check_url_refuses_literal_private_hosts(url: str) -> None:
@@ -161,6 +169,9 @@ def test_check_url_lets_names_and_public_ips_through() -> None:
     check_url("https://example.org/feed.xml")
     check_url("http://93.184.216.34/")
     check_url("HTTP://Example.ORG/")
+    check_url("https://1password.com/")
+    check_url("https://123.example/")
+    check_url("https://0x.example/")
     check_url("http://127.0.0.1:8080/", parse_allowed_networks("127.0.0.1/32"))
 
 
