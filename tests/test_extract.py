@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import lxml.html
 import pytest
 from click.testing import CliRunner
 
@@ -19,6 +20,9 @@ from aggregator.extract import (
     parse_site_rules,
 )
 from aggregator.extract.decode import charset_from_content_type, decode_html
+from aggregator.extract.engine import postprocess_body
+from aggregator.extract.enrich import enrich, index_source
+from aggregator.extract.metadata import PageMetadata
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extract"
 NEWS_URL = "https://news.example.com/local/harbour-reopens"
@@ -307,3 +311,64 @@ def test_cli_fails_with_one_line(path: str, message: str) -> None:
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.output
+
+
+# --- General signals over trafilatura ---------------------------------------------------------
+
+LONG = "The committee heard evidence from residents, engineers and the regional transport office. "
+
+
+def test_embedded_tweet_is_kept_as_a_quote() -> None:
+    page = f"""<html><body><article><h1>Campaign mocked online</h1>
+    <p>{LONG * 3}</p>
+    <blockquote class="twitter-tweet"><p lang="en">This campaign is something else entirely.</p>
+    &mdash; Jo Bloggs (@jobloggs) <a href="https://twitter.com/jobloggs/status/1">November 18, 2019</a></blockquote>
+    <script async src="https://platform.twitter.com/widgets.js"></script>
+    <p>{LONG * 3}</p></article></body></html>"""
+    article = extract(page, "https://example.com/story")
+    paragraphs = article.text.split("\n\n")
+    assert paragraphs[1] == "This campaign is something else entirely."  # in place, once
+    assert article.text.count("something else entirely") == 1
+
+
+def test_enrich_restores_links_images_and_embeds_the_extractor_dropped() -> None:
+    source = lxml.html.fromstring("""<html><body>
+    <p>First paragraph with <a href="/one">a link</a> in it, long enough.</p>
+    <figure><img src="/photo.jpg" alt="A photo"></figure>
+    <p>Second paragraph, also long enough<br>with <a href="/two">another link</a> after a break.</p>
+    <blockquote class="twitter-tweet"><p>An embedded post the extractor dropped.</p></blockquote>
+    <p>Third paragraph that closes the story.</p>
+    <aside class="sidebar"><img src="/ad.jpg"></aside></body></html>""")
+    index = index_source(source)
+    body = lxml.html.fragment_fromstring(
+        "<p>First paragraph with a link in it, long enough.</p>"
+        "<p>Second paragraph, also long enough<br>with another link after a break.</p>"
+        "<p>Third paragraph that closes the story.</p>",
+        create_parent="body",
+    )
+    enrich(body, index)
+    html = "".join(lxml.html.tostring(child, encoding="unicode") for child in body)
+    assert html == (
+        '<p>First paragraph with <a href="/one">a link</a> in it, long enough.</p>'
+        '<figure><img src="/photo.jpg" alt="A photo"></figure>'
+        '<p>Second paragraph, also long enough<br>with <a href="/two">another link</a> after a break.</p>'
+        "<blockquote><p>An embedded post the extractor dropped.</p></blockquote>"
+        "<p>Third paragraph that closes the story.</p>"
+    )
+
+
+def test_postprocess_drops_teaser_headings_link_lines_and_furniture() -> None:
+    body = lxml.html.fragment_fromstring(
+        "<h2>Light installation opens</h2>"
+        f"<p>{LONG}</p>"
+        '<p><a href="/a">China furious at envoy over protest remarks</a> [INSIGHT]<br>'
+        '<a href="/b">Markets slide as talks stall again</a> [VIDEO]</p>'
+        "<p>Jewels after Jewels, installation views, photos © Inexhibit, 2018</p>"
+        f"<h3>A subheading with text under it</h3><p>{LONG}</p>"
+        "<p>Pick Six Newsletter</p><p>Sign up to get the day's big stories in your inbox.</p>"
+        "<h3>Design week: another story</h3><h3>Design week: a third story</h3>",
+        create_parent="body",
+    )
+    postprocess_body(body, PageMetadata(), "Light installation opens")
+    text = "\n".join(" ".join(block.itertext()) for block in body)
+    assert text == f"{LONG}\nA subheading with text under it\n{LONG}"

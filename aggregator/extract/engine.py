@@ -38,6 +38,9 @@ class Options:
     drop_title: bool = True
     drop_link_blocks: bool = True
     drop_boilerplate_text: bool = True
+    drop_trailing_headings: bool = True
+    drop_description: str = "heading"  # "off", "heading" (only a heading), "any" block
+    drop_credits: bool = True
 
 
 DEFAULT_OPTIONS = Options()
@@ -101,6 +104,10 @@ _BOILERPLATE_RE = re.compile(
       | (?:get\ the\ .{0,40}app)\b
       | (?:image|photo|picture)\ (?:credit|:)
       | (?:copyright|©|\(c\))\s
+      | \[/?[a-z_-]+(?:\s[^\]]*)?\]  # an unrendered WordPress shortcode
+      | (?:updated|last\ updated|published)(?:\ (?:at|on))?\ [\d:.apm\ ]{3,}$
+      | comments?$
+      | [\w\ ]{0,40}\bnewsletters?$
     )""",
     re.IGNORECASE | re.VERBOSE,
 )
@@ -110,6 +117,11 @@ _BOILERPLATE_ANYWHERE_RE = re.compile(
     r"|you\ have\ successfully\ subscribed",
     re.IGNORECASE | re.VERBOSE,
 )
+# A photo credit or caption line: "photos © Agency, 2018", "Image: Reuters", "Credit: AP".
+_CREDIT_RE = re.compile(
+    r"©|\b(?:photo|image|picture|foto)s?\s*(?:credit|courtesy|by)?\s*:|\bcredit\s*:", re.IGNORECASE
+)
+_CREDIT_MAX_WORDS = 20
 _BOILERPLATE_MAX_WORDS = 40
 _LINK_BLOCK_MAX_WORDS = 30
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
@@ -144,6 +156,7 @@ def _postprocess(
     """Drop the blocks of a trafilatura result that are not article text."""
     titles = {_norm(t) for t in (title, metadata.h1, metadata.og_title, metadata.headline) if t}
     titles.discard("")
+    description = _norm(metadata.description)
     blocks = list(body)
     for index, block in enumerate(blocks):
         text = clean_space("".join(block.itertext()))
@@ -153,6 +166,18 @@ def _postprocess(
                 body.remove(block)
             continue
         if options.drop_title and index < 3 and _norm(text) in titles:
+            body.remove(block)
+            continue
+        if (
+            options.drop_description != "off"
+            and index < 4
+            and description
+            and _norm(text) == description
+            and (options.drop_description == "any" or block.tag in _HEADINGS)
+        ):
+            body.remove(block)  # a standfirst repeating the page description
+            continue
+        if options.drop_credits and words <= _CREDIT_MAX_WORDS and _CREDIT_RE.search(text):
             body.remove(block)
             continue
         if options.drop_boilerplate_text and (
@@ -172,6 +197,27 @@ def _postprocess(
             ):
                 body.remove(block)
                 continue
+    if options.drop_trailing_headings:
+        _drop_heading_runs(body)
+
+
+def _drop_heading_runs(body: etree._Element) -> None:
+    """Headings with no text under them are teasers for other stories: drop those at the end
+    of the article and runs of three or more in a row."""
+    blocks = list(body)
+    while blocks and (
+        blocks[-1].tag in _HEADINGS or not clean_space("".join(blocks[-1].itertext()))
+    ):
+        body.remove(blocks.pop())
+    run: list[etree._Element] = []
+    for block in [*blocks, None]:
+        if block is not None and block.tag in _HEADINGS:
+            run.append(block)
+            continue
+        if len(run) >= 3:
+            for heading in run:
+                body.remove(heading)
+        run = []
 
 
 _READ_MORE_LINK_RE = re.compile(
