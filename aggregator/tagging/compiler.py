@@ -1,0 +1,529 @@
+"""Compile a topic definition (TOML text) once into a matcher that is reused for every article.
+
+A definition (the ``definition`` of a stored topic) looks like this::
+
+    threshold = 6            # the score an article needs to be tagged
+    lead_sentences = 2       # the lead: the first sentences of the text
+    ignore = ["Washington Post"]   # phrases read as nothing (they hide the words inside them)
+
+    [weights]                # how much a hit counts by where it is
+    title = 3.0
+    lead = 2.0
+    body = 1.0
+
+    [groups]                 # named groups of aliases (terms; "@other" includes a group)
+    us = ["United States", "U.S.", "{US}", "White House", "Pentagon"]
+    iran = ["Iran", "Iranian*", "Tehran", "IRGC"]
+
+    [[rules]]                # rule parts; the score is the sum of their contributions
+    id = "us-iran-sentence"  # stable id: curator feedback is counted per rule part
+    match = "@us AND @iran"  # expression (see aggregator.tagging.language)
+    scope = "sentence"       # sentence | paragraph | document: where the expression must hold
+    weight = 1.0             # per matching unit, times the field weight (negative: counts against)
+    max = 6                  # cap on this part's total (absolute value)
+    fields = ["title", "lead", "body"]   # optional: only hits in these fields count
+    count = "units"          # units (sum per unit) | share (weight x share of text units)
+    required = false         # true: no match unless this part fired
+
+Every error is a RuleError naming the key, the term and the position.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aggregator.errors import RuleError
+from aggregator.tagging.language import (
+    AndNode,
+    GroupNode,
+    NearNode,
+    Node,
+    NotNode,
+    OrNode,
+    TermNode,
+    TermSpec,
+    check_group_name,
+    iter_nodes,
+    parse_expression,
+    parse_term,
+)
+from aggregator.tagging.scanner import TermScanner
+
+SCOPES = ("sentence", "paragraph", "document")
+FIELDS = ("title", "lead", "body")
+COUNTS = ("units", "share")
+DEFAULT_WEIGHTS = {"title": 3.0, "lead": 2.0, "body": 1.0}
+MAX_TERM_LENGTH = 100
+_RULE_ID = re.compile(r"[a-z0-9][a-z0-9_.\-]*")
+_TOP_KEYS = ("threshold", "lead_sentences", "ignore", "weights", "groups", "rules")
+_RULE_KEYS = ("id", "match", "scope", "weight", "max", "fields", "count", "required", "note")
+_SPAN_CACHE_LIMIT = 50_000
+
+
+@dataclass(slots=True)  # not frozen: frozen dataclasses are slow to build, and hits are many
+class Hit:
+    """One term occurrence: offsets into the title or the text, and the symbols it carries."""
+
+    start: int
+    end: int
+    symbols: frozenset[str]
+    in_title: bool
+    field: str  # title | lead | body
+
+
+# Evaluates an expression over one unit: (symbols present, hits in the unit, words between).
+Evaluator = Callable[[set[str], list[Hit], Callable[[Hit, Hit], int]], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRulePart:
+    id: str
+    match: str
+    scope: str
+    weight: float
+    max: float | None
+    fields: frozenset[str]
+    count: str
+    required: bool
+    evaluate: Evaluator
+    positive_symbols: frozenset[str]  # symbols whose hits are shown as evidence
+
+
+@dataclass(slots=True)
+class CompiledTopic:
+    """A topic ready to match: one combined scanner for every term of every group and rule."""
+
+    slug: str
+    name: str
+    definition: str
+    threshold: float
+    lead_sentences: int
+    weights: dict[str, float]
+    rules: tuple[CompiledRulePart, ...]
+    scanner: TermScanner
+    term_symbols: dict[str, frozenset[str]]  # case-insensitive term key -> symbols
+    # (case-folded full-match regex, exact-case regex for {TERM}s or None, symbols)
+    exact_terms: tuple[tuple[re.Pattern[str], re.Pattern[str] | None, frozenset[str]], ...]
+    scopes: frozenset[str]
+    _span_cache: dict[str, tuple[frozenset[str], bool]] = field(default_factory=dict)
+    _case_cache: dict[str, frozenset[str]] = field(default_factory=dict)
+    # Raw scanned span -> symbols, for spans no case-sensitive term can match (the fast path).
+    fast_symbols: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def lookup(self, span_lower: str, span_original: str) -> frozenset[str]:
+        """Symbols of a scanned span that missed ``fast_symbols`` (remembered when possible)."""
+        key_lower = " ".join(span_lower.split())
+        key_original = " ".join(span_original.split())
+        symbols = self.symbols_for(key_lower, key_original)
+        if not self._span_cache[key_lower][1]:
+            if len(self.fast_symbols) > _SPAN_CACHE_LIMIT:
+                self.fast_symbols.clear()
+            self.fast_symbols[span_lower] = symbols
+        return symbols
+
+    def symbols_for(self, span_lower: str, span_original: str) -> frozenset[str]:
+        """Symbols carried by a scanned span (cached: the vocabulary of hits is small).
+
+        Both spans have their whitespace collapsed to single spaces.
+        """
+        cached = self._span_cache.get(span_lower)
+        if cached is None:
+            insensitive: set[str] = set()
+            has_case_sensitive = False
+            for folded, exact, symbols in self.exact_terms:
+                if folded.fullmatch(span_lower):
+                    if exact is None:
+                        insensitive |= symbols
+                    else:
+                        has_case_sensitive = True
+            cached = (frozenset(insensitive), has_case_sensitive)
+            if len(self._span_cache) > _SPAN_CACHE_LIMIT:
+                self._span_cache.clear()
+            self._span_cache[span_lower] = cached
+        symbols, has_case_sensitive = cached
+        if not has_case_sensitive:
+            return symbols
+        exact_symbols = self._case_cache.get(span_original)
+        if exact_symbols is None:
+            found: set[str] = set()
+            for _, exact, term_symbols in self.exact_terms:
+                if exact is not None and exact.fullmatch(span_original):
+                    found |= term_symbols
+            exact_symbols = frozenset(found)
+            if len(self._case_cache) > _SPAN_CACHE_LIMIT:
+                self._case_cache.clear()
+            self._case_cache[span_original] = exact_symbols
+        return symbols | exact_symbols if exact_symbols else symbols
+
+
+# ---------------------------------------------------------------------------
+# Validation helpers
+
+
+def _unknown_key(key: str, allowed: Iterable[str], where: str) -> RuleError:
+    close = difflib.get_close_matches(key, list(allowed), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return RuleError(f"{where}: unknown key {key!r}{hint}; allowed: {', '.join(allowed)}")
+
+
+def _number(value: Any, where: str, *, positive: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RuleError(f"{where}: expected a number, got {value!r}")
+    number = float(value)
+    if number != number or number in (float("inf"), float("-inf")):
+        raise RuleError(f"{where}: expected a finite number, got {value!r}")
+    if positive and number <= 0:
+        raise RuleError(f"{where}: must be greater than 0, got {value!r}")
+    return number
+
+
+def _string(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise RuleError(f"{where}: expected a string, got {value!r}")
+    return value
+
+
+def _string_list(value: Any, where: str) -> list[str]:
+    if not isinstance(value, list):
+        raise RuleError(f"{where}: expected a list of strings, got {value!r}")
+    for index, item in enumerate(value):
+        if not isinstance(item, str):
+            raise RuleError(f"{where}[{index}]: expected a string, got {item!r}")
+    return value
+
+
+def _term(text: str, where: str) -> TermSpec:
+    if len(text) > MAX_TERM_LENGTH:
+        raise RuleError(f"{where}: term is longer than {MAX_TERM_LENGTH} characters")
+    return parse_term(text, where)
+
+
+# ---------------------------------------------------------------------------
+# Groups
+
+
+def _resolve_groups(raw: Any) -> dict[str, list[tuple[TermSpec, str]]]:
+    """Group name -> its terms (with nested @groups expanded), each with where it was written."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise RuleError(f"groups: expected a table of name = [aliases], got {raw!r}")
+    direct: dict[str, list[tuple[TermSpec, str]]] = {}
+    includes: dict[str, list[tuple[str, str]]] = {}
+    for name, aliases in raw.items():
+        where = f"groups.{name}"
+        check_group_name(name, "groups")
+        items = _string_list(aliases, where)
+        if not items:
+            raise RuleError(f"{where}: a group needs at least one alias")
+        direct[name] = []
+        includes[name] = []
+        for index, alias in enumerate(items):
+            alias_where = f"{where}[{index}]"
+            stripped = alias.strip()
+            if stripped.startswith("@"):
+                check_group_name(stripped[1:], alias_where)
+                includes[name].append((stripped[1:], alias_where))
+            else:
+                direct[name].append((_term(alias, alias_where), alias_where))
+
+    resolved: dict[str, list[tuple[TermSpec, str]]] = {}
+
+    def resolve(name: str, chain: tuple[str, ...]) -> list[tuple[TermSpec, str]]:
+        if name in resolved:
+            return resolved[name]
+        terms = list(direct[name])
+        for included, where in includes[name]:
+            if included in chain or included == name:
+                raise RuleError(
+                    f"{where}: @{included} includes itself ({' > '.join((*chain, name, included))})"
+                )
+            if included not in direct:
+                raise RuleError(f"{where}: unknown group @{included}")
+            terms.extend(resolve(included, (*chain, name)))
+        resolved[name] = terms
+        return terms
+
+    for name in direct:
+        resolve(name, ())
+    return resolved
+
+
+# ---------------------------------------------------------------------------
+# Expressions
+
+
+def _symbol_sets(node: Node, *, negated: bool = False) -> tuple[set[str], set[str]]:
+    """(positive symbols, all symbols) of an expression."""
+    positive: set[str] = set()
+    every: set[str] = set()
+    for child in iter_nodes(node):
+        if isinstance(child, TermNode):
+            every.add("=" + child.term.key)
+        elif isinstance(child, GroupNode):
+            every.add("@" + child.name)
+    for symbol in _positive(node):
+        positive.add(symbol)
+    return positive, every
+
+
+def _positive(node: Node) -> set[str]:
+    if isinstance(node, TermNode):
+        return {"=" + node.term.key}
+    if isinstance(node, GroupNode):
+        return {"@" + node.name}
+    if isinstance(node, NotNode):
+        return set()
+    if isinstance(node, NearNode):
+        return _positive(node.left) | _positive(node.right)
+    result: set[str] = set()
+    for operand in node.operands:
+        result |= _positive(operand)
+    return result
+
+
+def _symbol_of(node: Node) -> str | None:
+    if isinstance(node, TermNode):
+        return "=" + node.term.key
+    if isinstance(node, GroupNode):
+        return "@" + node.name
+    return None
+
+
+def _compile_evaluator(node: Node) -> Evaluator:
+    # Terms and groups become set operations so common expressions cost one C call per unit.
+    symbol = _symbol_of(node)
+    if symbol is not None:
+        return lambda symbols, hits, words: symbol in symbols
+    if isinstance(node, NotNode):
+        inner = _compile_evaluator(node.operand)
+        return lambda symbols, hits, words: not inner(symbols, hits, words)
+    if isinstance(node, AndNode | OrNode):
+        simple = frozenset(s for s in map(_symbol_of, node.operands) if s is not None)
+        rest = tuple(_compile_evaluator(o) for o in node.operands if _symbol_of(o) is None)
+        if isinstance(node, AndNode):
+            if not rest:
+                return lambda symbols, hits, words: simple <= symbols
+            return lambda symbols, hits, words: (
+                simple <= symbols and all(check(symbols, hits, words) for check in rest)
+            )
+        if not rest:
+            return lambda symbols, hits, words: not simple.isdisjoint(symbols)
+        return lambda symbols, hits, words: (
+            not simple.isdisjoint(symbols) or any(check(symbols, hits, words) for check in rest)
+        )
+    assert isinstance(node, NearNode)
+    left = frozenset(_positive(node.left))
+    right = frozenset(_positive(node.right))
+    distance = node.distance
+
+    def near(symbols: set[str], hits: list[Hit], words: Callable[[Hit, Hit], int]) -> bool:
+        if symbols.isdisjoint(left) or symbols.isdisjoint(right):
+            return False
+        lefts = [h for h in hits if not h.symbols.isdisjoint(left)]
+        rights = [h for h in hits if not h.symbols.isdisjoint(right)]
+        for a in lefts:
+            for b in rights:
+                if a is not b and a.in_title == b.in_title and words(a, b) <= distance:
+                    return True
+        return False
+
+    return near
+
+
+# ---------------------------------------------------------------------------
+# Rule parts
+
+
+def _compile_rule(
+    raw: Any, index: int, groups: dict[str, list[tuple[TermSpec, str]]], seen_ids: set[str]
+) -> tuple[CompiledRulePart, list[TermSpec]]:
+    where = f"rules[{index}]"
+    if not isinstance(raw, dict):
+        raise RuleError(f"{where}: expected a table ([[rules]]), got {raw!r}")
+    for key in raw:
+        if key not in _RULE_KEYS:
+            raise _unknown_key(key, _RULE_KEYS, where)
+    if "id" not in raw:
+        raise RuleError(f"{where}: missing key 'id' (a stable name for this rule part)")
+    rule_id = _string(raw["id"], f"{where}.id")
+    if not _RULE_ID.fullmatch(rule_id):
+        raise RuleError(
+            f"{where}.id: {rule_id!r} must be lower case letters, digits, '.', '_' or '-'"
+        )
+    if rule_id in seen_ids:
+        raise RuleError(f"{where}.id: duplicate rule part id {rule_id!r}")
+    seen_ids.add(rule_id)
+    where = f"rules[{index}] ({rule_id})"
+    if "match" not in raw:
+        raise RuleError(f"{where}: missing key 'match' (an expression such as \"@us AND @iran\")")
+    expression = _string(raw["match"], f"{where}.match")
+    try:
+        node = parse_expression(expression, f"{where}.match {expression!r}")
+    except RecursionError:
+        raise RuleError(f"{where}.match: expression is nested too deeply") from None
+    literal_terms: list[TermSpec] = []
+    for child in iter_nodes(node):
+        if isinstance(child, GroupNode) and child.name not in groups:
+            known = ", ".join(sorted(groups)) or "none defined"
+            raise RuleError(
+                f"{where}.match {expression!r}: position {child.position}: unknown group "
+                f"@{child.name} (groups: {known})"
+            )
+        if isinstance(child, TermNode):
+            if len(" ".join(child.term.words)) > MAX_TERM_LENGTH:
+                raise RuleError(f"{where}.match: term is longer than {MAX_TERM_LENGTH} characters")
+            literal_terms.append(child.term)
+    scope = _string(raw.get("scope", "sentence"), f"{where}.scope")
+    if scope not in SCOPES:
+        raise RuleError(f"{where}.scope: {scope!r} is not one of {', '.join(SCOPES)}")
+    weight = _number(raw.get("weight", 1.0), f"{where}.weight")
+    cap = _number(raw["max"], f"{where}.max", positive=True) if "max" in raw else None
+    fields = frozenset(_string_list(raw.get("fields", list(FIELDS)), f"{where}.fields"))
+    for name in fields:
+        if name not in FIELDS:
+            raise RuleError(f"{where}.fields: {name!r} is not one of {', '.join(FIELDS)}")
+    if not fields:
+        raise RuleError(f"{where}.fields: name at least one field")
+    count = _string(raw.get("count", "units"), f"{where}.count")
+    if count not in COUNTS:
+        raise RuleError(f"{where}.count: {count!r} is not one of {', '.join(COUNTS)}")
+    if count == "share" and scope == "document":
+        raise RuleError(f"{where}.count: 'share' needs scope sentence or paragraph")
+    required = raw.get("required", False)
+    if not isinstance(required, bool):
+        raise RuleError(f"{where}.required: expected true or false, got {required!r}")
+    if "note" in raw:
+        _string(raw["note"], f"{where}.note")
+    positive, _ = _symbol_sets(node)
+    part = CompiledRulePart(
+        id=rule_id,
+        match=expression,
+        scope=scope,
+        weight=weight,
+        max=cap,
+        fields=fields,
+        count=count,
+        required=required,
+        evaluate=_compile_evaluator(node),
+        positive_symbols=frozenset(positive),
+    )
+    return part, literal_terms
+
+
+def parse_definition(definition_text: str) -> dict[str, Any]:
+    """The TOML of one topic definition as a table; RuleError on bad TOML."""
+    if not isinstance(definition_text, str):
+        raise RuleError("definition: expected TOML text")
+    try:
+        return tomllib.loads(definition_text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RuleError(f"invalid TOML: {exc}") from None
+    except RecursionError:
+        raise RuleError("invalid TOML: nested too deeply") from None
+
+
+def compile_topic(slug: str, name: str, definition_text: str) -> CompiledTopic:
+    """Validate and compile a topic definition; RuleError points at the first mistake."""
+    data = parse_definition(definition_text)
+    return compile_table(slug, name, data, definition_text)
+
+
+def compile_table(
+    slug: str, name: str, data: dict[str, Any], definition_text: str
+) -> CompiledTopic:
+    for key in data:
+        if key not in _TOP_KEYS:
+            raise _unknown_key(key, _TOP_KEYS, "definition")
+    if "threshold" not in data:
+        raise RuleError("definition: missing key 'threshold' (the score an article needs)")
+    threshold = _number(data["threshold"], "threshold", positive=True)
+    lead_sentences = data.get("lead_sentences", 2)
+    if (
+        isinstance(lead_sentences, bool)
+        or not isinstance(lead_sentences, int)
+        or not 0 <= lead_sentences <= 20
+    ):
+        raise RuleError(
+            f"lead_sentences: expected a whole number from 0 to 20, got {lead_sentences!r}"
+        )
+    weights = dict(DEFAULT_WEIGHTS)
+    raw_weights = data.get("weights", {})
+    if not isinstance(raw_weights, dict):
+        raise RuleError(f"weights: expected a table (title, lead, body), got {raw_weights!r}")
+    for key, value in raw_weights.items():
+        if key not in FIELDS:
+            raise _unknown_key(key, FIELDS, "weights")
+        weights[key] = _number(value, f"weights.{key}")
+        if weights[key] < 0:
+            raise RuleError(f"weights.{key}: must not be negative, got {value!r}")
+
+    groups = _resolve_groups(data.get("groups"))
+    ignore = [
+        _term(t, f"ignore[{i}]")
+        for i, t in enumerate(_string_list(data.get("ignore", []), "ignore"))
+    ]
+
+    raw_rules = data.get("rules")
+    if raw_rules is None:
+        raise RuleError("definition: missing [[rules]]: a topic needs at least one rule part")
+    if not isinstance(raw_rules, list) or not raw_rules:
+        raise RuleError("rules: expected one or more [[rules]] tables")
+    seen_ids: set[str] = set()
+    rules: list[CompiledRulePart] = []
+    literal_terms: list[TermSpec] = []
+    for index, raw in enumerate(raw_rules):
+        part, terms = _compile_rule(raw, index, groups, seen_ids)
+        rules.append(part)
+        literal_terms.extend(terms)
+    if not any(rule.weight > 0 for rule in rules):
+        raise RuleError("rules: at least one rule part needs a positive weight")
+
+    # Every distinct term, with the symbols a hit on it carries.
+    symbols: dict[str, set[str]] = {}
+    specs: dict[str, TermSpec] = {}
+
+    def add(term: TermSpec, symbol: str | None) -> None:
+        specs.setdefault(term.key, term)
+        entry = symbols.setdefault(term.key, set())
+        entry.add("=" + term.key)
+        if symbol:
+            entry.add(symbol)
+
+    for group_name, members in groups.items():
+        for term, _ in members:
+            add(term, "@" + group_name)
+    for term in literal_terms:
+        add(term, None)
+    for term in ignore:
+        specs.setdefault(term.key, term)
+        symbols.setdefault(term.key, set())
+
+    ignored_keys = {t.key for t in ignore}
+    exact_terms: list[tuple[re.Pattern[str], re.Pattern[str] | None, frozenset[str]]] = []
+    for key, spec in specs.items():
+        term_symbols = frozenset() if key in ignored_keys else frozenset(symbols[key])
+        exact = spec.exact_regex(case_sensitive=True) if spec.case_sensitive else None
+        exact_terms.append((spec.exact_regex(case_sensitive=False), exact, term_symbols))
+    try:
+        scanner = TermScanner(specs.values())
+    except (re.error, RecursionError, OverflowError, ValueError) as exc:
+        raise RuleError(f"definition: the terms cannot be compiled: {exc}") from None
+    return CompiledTopic(
+        slug=slug,
+        name=name,
+        definition=definition_text,
+        threshold=threshold,
+        lead_sentences=lead_sentences,
+        weights=weights,
+        rules=tuple(rules),
+        scanner=scanner,
+        term_symbols={k: frozenset(v) for k, v in symbols.items()},
+        exact_terms=tuple(exact_terms),
+        scopes=frozenset(rule.scope for rule in rules),
+    )

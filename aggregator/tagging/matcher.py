@@ -1,0 +1,248 @@
+"""Match compiled topics against documents: a score, a decision and an explanation. Pure."""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aggregator.tagging.compiler import FIELDS, CompiledRulePart, CompiledTopic, Hit
+from aggregator.tagging.document import PreparedDocument, TaggableDocument, prepare
+
+_WORD = re.compile(r"\w+")
+EVIDENCE_PER_PART = 3
+SNIPPET_CONTEXT = 60
+SNIPPET_MAX = 240
+
+
+@dataclass(frozen=True, slots=True)
+class MatchResult:
+    """One topic's verdict on one document; ``explanation`` is JSON-serialisable."""
+
+    topic_slug: str
+    matched: bool
+    score: float
+    explanation: dict[str, Any]
+    fired: tuple[str, ...] = ()  # ids of the rule parts that fired
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewResult:
+    """What a rule change would do: documents newly tagged, no longer tagged, and the rest."""
+
+    added: tuple[tuple[str | int | None, MatchResult], ...] = ()
+    removed: tuple[tuple[str | int | None, MatchResult], ...] = ()
+    unchanged_count: int = 0
+
+
+@dataclass(slots=True)
+class _Unit:
+    key: tuple[str, int]
+    hits: list[Hit] = field(default_factory=list)
+    symbols: set[str] = field(default_factory=set)
+
+
+def _scan(
+    topic: CompiledTopic, lower: str, original: str, in_title: bool, lead_end: int
+) -> list[Hit]:
+    # The hot loop of tagging: keep it to dictionary lookups.
+    hits: list[Hit] = []
+    append = hits.append
+    fast = topic.fast_symbols
+    for start, end in topic.scanner.spans(lower):
+        span_lower = lower[start:end]
+        symbols = fast.get(span_lower)
+        if symbols is None:
+            symbols = topic.lookup(span_lower, original[start:end])
+        if not symbols:
+            continue  # an ignored phrase, or a {CASE} term in the wrong case
+        if in_title:
+            append(Hit(start, end, symbols, True, "title"))
+        else:
+            append(Hit(start, end, symbols, False, "lead" if start < lead_end else "body"))
+    return hits
+
+
+def _scope_units(doc: PreparedDocument, hits: list[Hit], scope: str) -> list[_Unit]:
+    """Hits grouped by the sentence or paragraph they fall in (the title is one unit)."""
+    if scope == "document":
+        return [_document_unit(hits)]
+    starts = doc.sentence_starts if scope == "sentence" else doc.paragraph_starts
+    units: dict[int, _Unit] = {}
+    for hit in hits:
+        index = -1 if hit.in_title else bisect_right(starts, hit.start) - 1
+        unit = units.get(index)
+        if unit is None:
+            unit = units[index] = _Unit(("title", 0) if index < 0 else (scope, index))
+        unit.hits.append(hit)
+        unit.symbols.update(hit.symbols)
+    return list(units.values())
+
+
+def _document_unit(hits: list[Hit]) -> _Unit:
+    unit = _Unit(("document", 0), hits)
+    unit.symbols = set().union(*(hit.symbols for hit in hits))
+    return unit
+
+
+def _units_for(
+    doc: PreparedDocument, hits: list[Hit], part: CompiledRulePart, cache: dict[str, list[_Unit]]
+) -> list[_Unit]:
+    """The units a rule part is evaluated on; a unit belongs to the field where it starts."""
+    units = cache.get(part.scope)
+    if units is None:
+        units = cache[part.scope] = _scope_units(doc, hits, part.scope)
+    if len(part.fields) == len(FIELDS):
+        return units
+    if part.scope == "document":
+        kept = [hit for hit in hits if hit.field in part.fields]
+        return [_document_unit(kept)] if kept else []
+    return [unit for unit in units if unit.hits[0].field in part.fields]
+
+
+def _snippet(text: str, start: int, end: int, lower_bound: int, upper_bound: int) -> str:
+    left = max(lower_bound, start - SNIPPET_CONTEXT)
+    right = min(upper_bound, end + SNIPPET_CONTEXT, left + SNIPPET_MAX)
+    piece = " ".join(text[left:right].split())
+    if left > lower_bound:
+        piece = "…" + piece
+    if right < upper_bound:
+        piece += "…"
+    return piece
+
+
+def _evidence(doc: PreparedDocument, unit: _Unit, part: CompiledRulePart) -> dict[str, Any]:
+    shown = [h for h in unit.hits if not h.symbols.isdisjoint(part.positive_symbols)] or unit.hits
+    first = shown[0]
+    same_field = [h for h in shown if h.in_title == first.in_title]
+    text = doc.title if first.in_title else doc.text
+    if unit.key[0] in ("sentence", "paragraph"):
+        lower_bound, upper_bound = doc.unit_span(unit.key[1], unit.key[0])
+    else:
+        lower_bound, upper_bound = 0, len(text)
+    terms: list[str] = []
+    for hit in shown:
+        source = doc.title if hit.in_title else doc.text
+        term = " ".join(source[hit.start : hit.end].split())
+        if term not in terms:
+            terms.append(term)
+    return {
+        "field": first.field,
+        "terms": terms,
+        "snippet": _snippet(text, first.start, same_field[-1].end, lower_bound, upper_bound),
+    }
+
+
+def _field_weight(topic: CompiledTopic, unit: _Unit) -> float:
+    """A sentence or paragraph counts with the weight of its field (title, lead or body);
+    a document-wide match with the best field among its hits."""
+    if unit.key[0] == "document":
+        return max(topic.weights[hit.field] for hit in unit.hits)
+    return topic.weights[unit.hits[0].field]
+
+
+def _words_between(doc: PreparedDocument) -> Any:
+    def words(a: Hit, b: Hit) -> int:
+        if a.start > b.start:
+            a, b = b, a
+        if b.start <= a.end:
+            return 0
+        source = doc.title_lower if a.in_title else doc.text_lower
+        return len(_WORD.findall(source, a.end, b.start))
+
+    return words
+
+
+def match(topic: CompiledTopic, document: TaggableDocument | PreparedDocument) -> MatchResult:
+    """Score one document against one topic and explain the verdict."""
+    doc = prepare(document)
+    lead_end = doc.lead_end(topic.lead_sentences) if doc.text else 0
+    hits = _scan(topic, doc.title_lower, doc.title, True, 0)
+    if doc.text:
+        hits.extend(_scan(topic, doc.text_lower, doc.text, False, lead_end))
+    score = 0.0
+    fired: list[str] = []
+    parts: list[dict[str, Any]] = []
+    missing_required: list[str] = []
+    words = _words_between(doc)
+    units_cache: dict[str, list[_Unit]] = {}
+    for part in topic.rules:
+        fired_units: list[_Unit] = []
+        total = 0.0
+        for unit in _units_for(doc, hits, part, units_cache) if hits else ():
+            if not part.evaluate(unit.symbols, unit.hits, words):
+                continue
+            fired_units.append(unit)
+            if part.count == "units":
+                total += part.weight * _field_weight(topic, unit)
+        if not fired_units:
+            if part.required:
+                missing_required.append(part.id)
+            continue
+        if part.count == "share":
+            in_text = sum(1 for u in fired_units if u.key[0] != "title")
+            units_in_text = doc.unit_count(part.scope)
+            share = in_text / units_in_text if units_in_text else 0.0
+            total = part.weight * share
+        capped = part.max is not None and abs(total) > part.max
+        if capped and part.max is not None:
+            total = part.max if total > 0 else -part.max
+        score += total
+        fired.append(part.id)
+        entry: dict[str, Any] = {
+            "id": part.id,
+            "match": part.match,
+            "scope": part.scope,
+            "weight": part.weight,
+            "units": len(fired_units),
+            "contribution": round(total, 3),
+            "capped": capped,
+            "evidence": [_evidence(doc, u, part) for u in fired_units[:EVIDENCE_PER_PART]],
+        }
+        if part.count == "share":
+            entry["count"] = "share"
+        parts.append(entry)
+    score = round(score, 3)
+    matched = score >= topic.threshold and not missing_required
+    explanation: dict[str, Any] = {
+        "topic": topic.slug,
+        "matched": matched,
+        "score": score,
+        "threshold": topic.threshold,
+        "fired": list(fired),
+        "parts": parts,
+    }
+    if missing_required:
+        explanation["missing_required"] = missing_required
+    return MatchResult(topic.slug, matched, score, explanation, tuple(fired))
+
+
+def match_all(
+    topics: Sequence[CompiledTopic], document: TaggableDocument | PreparedDocument
+) -> list[MatchResult]:
+    """Match every topic, splitting the document into sentences once."""
+    doc = prepare(document)
+    return [match(topic, doc) for topic in topics]
+
+
+def preview(
+    old: CompiledTopic | None, new: CompiledTopic, docs: Iterable[TaggableDocument]
+) -> PreviewResult:
+    """What replacing ``old`` by ``new`` would add and remove among ``docs`` (by ``doc.id``)."""
+    added: list[tuple[str | int | None, MatchResult]] = []
+    removed: list[tuple[str | int | None, MatchResult]] = []
+    unchanged = 0
+    for document in docs:
+        doc = prepare(document)
+        before = match(old, doc) if old is not None else None
+        after = match(new, doc)
+        was = before is not None and before.matched
+        if after.matched and not was:
+            added.append((document.id, after))
+        elif was and not after.matched and before is not None:
+            removed.append((document.id, before))
+        else:
+            unchanged += 1
+    return PreviewResult(tuple(added), tuple(removed), unchanged)
