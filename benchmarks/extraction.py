@@ -180,16 +180,25 @@ EXTRACTORS: dict[str, Callable[[str, str], str]] = {
 }
 
 
-def run(name: str, extractor: Callable[[str, str], str], pages: list[CorpusPage]) -> Result:
-    extractor(pages[0].html, pages[0].url)  # warm-up: imports and caches are not per-page cost
-    texts: dict[str, str] = {}
-    durations: list[float] = []
+def run_all(
+    extractors: dict[str, Callable[[str, str], str]], pages: list[CorpusPage]
+) -> list[Result]:
+    """Run every extractor on every page, interleaved page by page, so that load from other
+    processes on the machine weighs on all of them alike and the time ratios stay fair."""
+    texts: dict[str, dict[str, str]] = {name: {} for name in extractors}
+    durations: dict[str, list[float]] = {name: [] for name in extractors}
+    for extractor in extractors.values():
+        extractor(pages[0].html, pages[0].url)  # warm-up: imports and caches are not per-page cost
     for page in pages:
-        started = time.perf_counter()
-        texts[page.page_id] = extractor(page.html, page.url)
-        durations.append(time.perf_counter() - started)
-    score = score_corpus((page.expected, texts[page.page_id]) for page in pages)
-    return Result(name, score, statistics.median(durations) * 1000, texts)
+        for name, extractor in extractors.items():
+            started = time.perf_counter()
+            texts[name][page.page_id] = extractor(page.html, page.url)
+            durations[name].append(time.perf_counter() - started)
+    results = []
+    for name in extractors:
+        score = score_corpus((page.expected, texts[name][page.page_id]) for page in pages)
+        results.append(Result(name, score, statistics.median(durations[name]) * 1000, texts[name]))
+    return results
 
 
 def main() -> int:
@@ -198,7 +207,7 @@ def main() -> int:
         print(f"extraction corpus not found at {directory} (set AGGREGATOR_SHARED_DIR)")
         return 1
     pages = load_pages(directory)
-    results = [run(name, extractor, pages) for name, extractor in EXTRACTORS.items()]
+    results = run_all(EXTRACTORS, pages)
     baseline_ms = next(r.median_ms for r in results if r.name == "trafilatura")
     print(
         f"{len(pages)} pages from {directory.name}/ (4-token shingles, as the benchmark's evaluate.py)"
