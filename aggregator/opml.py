@@ -40,6 +40,9 @@ MAX_ELEMENT_DEPTH: Final = MAX_FOLDER_DEPTH + 10
 
 CATEGORY_SEPARATOR: Final = " / "
 
+# storage's normalize_url would quote inner spaces; in a feed URL they are a typo or a trick.
+_URL_FORBIDDEN = re.compile(r"[\s\x00-\x1f\x7f]")
+
 # Characters XML 1.0 cannot carry at all, even as character references.
 _XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -177,15 +180,14 @@ def _clean(value: str | None) -> str | None:
     return stripped or None
 
 
-def _url_problem(url: str) -> str | None:
-    """Why ``url`` cannot be a feed URL, or ``None`` when it can."""
-    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
-        return "contains whitespace or control characters"
+def _url_key(url: str) -> tuple[str | None, str | None]:
+    """(normalised URL, None) for a usable feed URL, else (None, why not)."""
+    if _URL_FORBIDDEN.search(url):
+        return None, "contains whitespace or control characters"
     try:
-        normalize_url(url)
+        return normalize_url(url), None
     except InvalidURL as exc:
-        return exc.message
-    return None
+        return None, exc.message
 
 
 def _attribute_category(value: str | None) -> list[str]:
@@ -242,12 +244,11 @@ def parse_opml(data: bytes) -> OpmlDocument:
                 skipped.append(f"line {outline.line}: {_describe(outline)} has no xmlUrl; skipped")
             return
         url = raw_url.strip()
-        problem = _url_problem(url)
-        if problem is not None:
+        # The same normalisation storage uses, so "duplicate" means the same thing there.
+        key, problem = _url_key(url)
+        if key is None:
             skipped.append(f"line {outline.line}: invalid feed URL {url!r} ({problem}); skipped")
         else:
-            # The same normalisation storage uses, so "duplicate" means the same thing there.
-            key = normalize_url(url)
             if key in seen:
                 skipped.append(
                     f"line {outline.line}: duplicate of the feed on line {seen[key]} ({url}); skipped"
