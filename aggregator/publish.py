@@ -101,10 +101,20 @@ def _clean(text: str | None) -> str:
     return _XML_ILLEGAL.sub("", text) if text else ""
 
 
-def _plain(text: str | None) -> str:
+def plain_text(text: str | None) -> str:
     """Plain text for titles and names: markup is dropped, never interpreted."""
     cleaned = _clean(text)
     return html_to_text(cleaned) if "<" in cleaned or "&" in cleaned else cleaned.strip()
+
+
+def http_url(url: str | None) -> str:
+    """A stored URL fit for a link: http(s) only; anything else (javascript:, data:) gives ""."""
+    cleaned = _clean(url).strip()
+    try:
+        scheme = urlsplit(cleaned).scheme.lower()
+    except ValueError:
+        return ""
+    return cleaned if scheme in ("http", "https") else ""
 
 
 def _utc(moment: datetime) -> datetime:
@@ -196,12 +206,12 @@ def content_html(item: PublishableEntry) -> str:
 
 def _author(item: PublishableEntry) -> str:
     author = item.entry.author or (item.article.author if item.article else None)
-    return _plain(author)
+    return plain_text(author)
 
 
 def _title(item: PublishableEntry) -> str:
     title = item.entry.title or (item.article.title if item.article else None)
-    return _plain(title) or "(untitled)"
+    return plain_text(title) or "(untitled)"
 
 
 def match_extension(item: PublishableEntry) -> dict[str, Any] | None:
@@ -280,9 +290,9 @@ def render_atom(
     nsmap = {None: ATOM_NS, "agg": AGGREGATOR_NS}
     feed = etree.Element(_atom("feed"), nsmap=nsmap)
     _sub(feed, _atom("id"), topic_id_uri(base_url, topic.slug))
-    _sub(feed, _atom("title"), _plain(topic.name) or topic.slug, type="text")
+    _sub(feed, _atom("title"), plain_text(topic.name) or topic.slug, type="text")
     if topic.description:
-        _sub(feed, _atom("subtitle"), _plain(topic.description), type="text")
+        _sub(feed, _atom("subtitle"), plain_text(topic.description), type="text")
     updated = last_modified(topic, items) if items or topic.updated_at else _utc(now)
     _sub(feed, _atom("updated"), rfc3339(updated))
     # A feed-level author satisfies RFC 4287 for entries whose source names none.
@@ -327,8 +337,8 @@ def _atom_entry(feed: etree._Element, item: PublishableEntry, base_url: str) -> 
     _sub(element, _atom("title"), _title(item), type="text")
     _sub(element, _atom("updated"), rfc3339(_updated(item)))
     _sub(element, _atom("published"), rfc3339(entry.published_at))
-    if entry.url:
-        _sub(element, _atom("link"), rel="alternate", type="text/html", href=entry.url)
+    if original := http_url(entry.url):
+        _sub(element, _atom("link"), rel="alternate", type="text/html", href=original)
     _sub(
         element,
         _atom("link"),
@@ -347,16 +357,17 @@ def _atom_entry(feed: etree._Element, item: PublishableEntry, base_url: str) -> 
         _sub(element, _atom("content"), content, type="html")
     for slug in item.topics:
         _sub(element, _atom("category"), term=slug, scheme=base_url.rstrip("/") + "/topics/")
-    if entry.feed_url or entry.feed_title:
+    feed_url, site_url = http_url(entry.feed_url), http_url(entry.feed_site_url)
+    if feed_url or entry.feed_title:
         source = _sub(element, _atom("source"))
-        if entry.feed_url:
-            _sub(source, _atom("id"), entry.feed_url)
+        if feed_url:
+            _sub(source, _atom("id"), feed_url)
         if entry.feed_title:
-            _sub(source, _atom("title"), _plain(entry.feed_title), type="text")
-        if entry.feed_site_url:
-            _sub(source, _atom("link"), rel="alternate", href=entry.feed_site_url)
-        if entry.feed_url:
-            _sub(source, _atom("link"), rel="self", href=entry.feed_url)
+            _sub(source, _atom("title"), plain_text(entry.feed_title), type="text")
+        if site_url:
+            _sub(source, _atom("link"), rel="alternate", href=site_url)
+        if feed_url:
+            _sub(source, _atom("link"), rel="self", href=feed_url)
     _add_match_element(element, item)
 
 
@@ -375,9 +386,9 @@ def render_rss(
     nsmap = {"atom": ATOM_NS, "content": CONTENT_NS, "dc": DC_NS, "agg": AGGREGATOR_NS}
     rss = etree.Element("rss", nsmap=nsmap, version="2.0")
     channel = _sub(rss, "channel")
-    _sub(channel, "title", _plain(topic.name) or topic.slug)
+    _sub(channel, "title", plain_text(topic.name) or topic.slug)
     _sub(channel, "link", topic_url(base_url, topic.slug))
-    _sub(channel, "description", _plain(topic.description) or f"Articles about {topic.name}")
+    _sub(channel, "description", plain_text(topic.description) or f"Articles about {topic.name}")
     _sub(
         channel,
         _atom("link"),
@@ -414,7 +425,7 @@ def _rss_item(channel: etree._Element, item: PublishableEntry, base_url: str) ->
     entry = item.entry
     element = _sub(channel, "item")
     _sub(element, "title", _title(item))
-    _sub(element, "link", entry.url or article_url(base_url, entry.id))
+    _sub(element, "link", http_url(entry.url) or article_url(base_url, entry.id))
     _sub(element, "guid", entry_id_uri(base_url, entry.id), isPermaLink="false")
     _sub(element, "pubDate", rfc822(entry.published_at))
     if author := _author(item):
@@ -427,8 +438,8 @@ def _rss_item(channel: etree._Element, item: PublishableEntry, base_url: str) ->
         _sub(element, f"{{{CONTENT_NS}}}encoded", content)
     for slug in item.topics:
         _sub(element, "category", slug, domain=base_url.rstrip("/") + "/topics/")
-    if entry.feed_url:
-        _sub(element, "source", _plain(entry.feed_title) or entry.feed_url, url=entry.feed_url)
+    if feed_url := http_url(entry.feed_url):
+        _sub(element, "source", plain_text(entry.feed_title) or feed_url, url=feed_url)
     _add_match_element(element, item)
 
 
@@ -446,10 +457,10 @@ def render_json_feed(
 ) -> PublishedFeed:
     document: dict[str, Any] = {
         "version": JSON_FEED_VERSION,
-        "title": _plain(topic.name) or topic.slug,
+        "title": plain_text(topic.name) or topic.slug,
         "home_page_url": topic_url(base_url, topic.slug),
         "feed_url": _page_url(base_url, topic.slug, "json", page, page.before),
-        "description": _plain(topic.description),
+        "description": plain_text(topic.description),
         "authors": [{"name": GENERATOR}],
         "_aggregator": {
             "about": AGGREGATOR_NS,
@@ -468,7 +479,7 @@ def _json_item(item: PublishableEntry, base_url: str) -> dict[str, Any]:
     entry = item.entry
     result: dict[str, Any] = {
         "id": entry_id_uri(base_url, entry.id),
-        "url": entry.url or article_url(base_url, entry.id),
+        "url": http_url(entry.url) or article_url(base_url, entry.id),
         "title": _title(item),
         "date_published": rfc3339(entry.published_at),
         "date_modified": rfc3339(_updated(item)),
@@ -489,9 +500,9 @@ def _json_item(item: PublishableEntry, base_url: str) -> dict[str, Any]:
     extension: dict[str, Any] = {"article_url": article_url(base_url, entry.id)}
     if entry.feed_url or entry.feed_title:
         extension["source"] = {
-            "title": _plain(entry.feed_title) or None,
-            "feed_url": entry.feed_url,
-            "home_page_url": entry.feed_site_url,
+            "title": plain_text(entry.feed_title) or None,
+            "feed_url": http_url(entry.feed_url) or None,
+            "home_page_url": http_url(entry.feed_site_url) or None,
         }
     if (match := match_extension(item)) is not None:
         extension["match"] = match
@@ -524,12 +535,12 @@ def render_topics_opml(topics: Sequence[Topic], *, base_url: str, now: datetime)
     _sub(head, "docs", "http://opml.org/spec2.opml")
     body = _sub(opml, "body")
     for topic in topics:
-        name = _plain(topic.name) or topic.slug
+        name = plain_text(topic.name) or topic.slug
         outline = {
             "type": "rss",
             "text": name,  # "text" is also _sub's parameter, so build the attributes here
             "title": name,
-            "description": _plain(topic.description),
+            "description": plain_text(topic.description),
             "xmlUrl": topic_url(base_url, topic.slug, "atom"),
             "htmlUrl": topic_url(base_url, topic.slug),
         }

@@ -351,3 +351,22 @@ def test_topics_opml_lists_every_topic_feed() -> None:
         f"{BASE}/topics/sanctions.atom",
     ]
     assert all(o.get("type") == "rss" and o.get("text") for o in outlines)
+
+
+@pytest.mark.parametrize("fmt", ["atom", "rss", "json"])
+def test_only_http_links_are_published(fmt: FeedFormat) -> None:
+    base = make_item(1)
+    hostile = dataclasses.replace(
+        base.entry,
+        url="javascript:alert(1)",
+        feed_url="data:text/html,<script>alert(2)</script>",
+        feed_site_url="vbscript:msgbox(3)",
+    )
+    item = PublishItem(entry=hostile, article=base.article, match=base.match, topics=base.topics)
+    body = render_feed(
+        fmt, make_topic(), [item], base_url=BASE, page=FeedPage(limit=50), now=NOW
+    ).body.decode()
+    for scheme in ("javascript:", "data:text/html", "vbscript:"):
+        assert scheme not in body
+    # The entry still links somewhere useful: its page on this site.
+    assert f"{BASE}/articles/1" in body

@@ -18,6 +18,7 @@ from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from aggregator.publish import http_url, plain_text
 from aggregator.sanitize import sanitize_html
 from web.context import APP_CONTEXT, SESSION, SESSION_CHANGED, AppContext, render
 from web.security import (
@@ -82,6 +83,9 @@ def _make_templates() -> Environment:
         return Markup(sanitize_html(html, base_url))
 
     env.filters["sanitized"] = sanitized
+    # Titles and names are plain text everywhere (as in the topic feeds): markup is dropped.
+    env.filters["plain"] = plain_text
+    env.filters["http_url"] = http_url
     return env
 
 

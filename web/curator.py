@@ -399,6 +399,7 @@ async def topic_save(request: web.Request) -> web.StreamResponse:
             error = f"The rules have a mistake: {exc}"
         if preview is not None and preview.error:
             error = f"The rules have a mistake: {preview.error}"
+            preview = None
     if error is not None or form.get("action") != "save":
         return render(
             request,

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from aggregator.publish import CONTENT_TYPES, FORMATS
+from aggregator.publish import CONTENT_TYPES, FORMATS, plain_text
 from aggregator.sanitize import html_to_text
 from aggregator.types import MatchState, TopicMatch
 from web.context import app_context, render, session_of
@@ -143,7 +143,7 @@ async def article_page(request: web.Request) -> web.Response:
     return render(
         request,
         "article.html",
-        title=entry.title or "(untitled)",
+        title=plain_text(entry.title) or "(untitled)",
         entry=entry,
         article=article,
         paragraphs=paragraphs,
