@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -372,3 +373,14 @@ def test_postprocess_drops_teaser_headings_link_lines_and_furniture() -> None:
     postprocess_body(body, PageMetadata(), "Light installation opens")
     text = "\n".join(" ".join(block.itertext()) for block in body)
     assert text == f"{LONG}\nA subheading with text under it\n{LONG}"
+
+
+def test_curator_rules_file_is_reread_when_it_changes(tmp_path: Path) -> None:
+    rules_file = tmp_path / "rules.toml"
+    rules_file.write_text('[sites."townnews.example"]\ntake = [".story-text"]\n')
+    first = load_site_rules(rules_file).for_url("https://townnews.example/")
+    assert first is not None and first.take == (".story-text",)
+    rules_file.write_text('[sites."townnews.example"]\ntake = [".story"]\n')
+    os.utime(rules_file, ns=(1_000_000_000, 1_000_000_000))  # a distinct modification time
+    second = load_site_rules(rules_file).for_url("https://townnews.example/")
+    assert second is not None and second.take == (".story",)

@@ -48,7 +48,10 @@ DEFAULT_OPTIONS = Options()
 
 def _parse(html: str) -> etree._Element | None:
     # trafilatura's loader copes with XML declarations, broken markup and odd encodings.
-    tree = trafilatura.load_html(html)
+    try:
+        tree = trafilatura.load_html(html)
+    except (ValueError, etree.LxmlError) as exc:
+        raise ExtractionError(f"not an HTML document: {exc}") from exc
     return tree if isinstance(tree, HtmlElement) else None
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -112,7 +113,18 @@ def load_site_rules(path: str | Path | None = None) -> SiteRules:
         return _DEFAULT_RULES
     file = Path(path)
     try:
-        text = file.read_text("utf-8")
+        modified = file.stat().st_mtime_ns
     except OSError as exc:
         raise ConfigError(f"cannot read site rules file {file}: {exc.strerror or exc}") from exc
-    return _DEFAULT_RULES.merged(parse_site_rules(text, str(file)))
+    return _curator_rules(str(file), modified)
+
+
+@lru_cache(maxsize=8)
+def _curator_rules(path: str, modified_ns: int) -> SiteRules:
+    """Parsed once per file version (the modification time is part of the cache key)."""
+    assert _DEFAULT_RULES is not None
+    try:
+        text = Path(path).read_text("utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read site rules file {path}: {exc.strerror or exc}") from exc
+    return _DEFAULT_RULES.merged(parse_site_rules(text, path))
