@@ -20,17 +20,27 @@ from aggregator.errors import AggregatorError
 if TYPE_CHECKING:
     from aggregator.config import Settings
 
-COMMAND_MODULES: tuple[str, ...] = (
-    "aggregator.cli.db",
-    "aggregator.cli.config",
-    "aggregator.cli.parse",
-    "aggregator.cli.extract",
-    "aggregator.cli.feeds",
-    "aggregator.cli.serve",
-    "aggregator.cli.topics",
-    "aggregator.cli.users",
-    "aggregator.cli.tag",
-)
+# Command name -> module defining it. Modules are imported only when their command runs,
+# so `aggregator --help` and light commands start fast.
+LAZY_COMMANDS: dict[str, str] = {
+    "config": "aggregator.cli.config",
+    "db": "aggregator.cli.db",
+    "parse": "aggregator.cli.parse",
+    "extract": "aggregator.cli.extract",
+    "feeds": "aggregator.cli.feeds",
+    "opml": "aggregator.cli.feeds",
+    "fetch": "aggregator.cli.feeds",
+    "status": "aggregator.cli.feeds",
+    "run": "aggregator.cli.serve",
+    "serve": "aggregator.cli.serve",
+    "worker": "aggregator.cli.serve",
+    "demo": "aggregator.cli.serve",
+    "topics": "aggregator.cli.topics",
+    "tag": "aggregator.cli.tag",
+    "users": "aggregator.cli.users",
+}
+# Modules registered eagerly (each exposes ``commands: list[click.Command]``).
+COMMAND_MODULES: tuple[str, ...] = ()
 
 
 @dataclass
@@ -51,7 +61,19 @@ class CliContext:
 
 
 class AggregatorGroup(click.Group):
-    """Turns expected failures into one-line errors (exit 1) instead of tracebacks."""
+    """Loads commands lazily; turns expected failures into one-line errors (exit 1)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in LAZY_COMMANDS:
+            module = importlib.import_module(LAZY_COMMANDS[cmd_name])
+            for candidate in module.commands:
+                if candidate.name == cmd_name:
+                    return candidate
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

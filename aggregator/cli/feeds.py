@@ -15,11 +15,8 @@ import click
 from aggregator import storage
 from aggregator.cli.runtime import database, pipeline_for, seed_database
 from aggregator.config import Settings
-from aggregator.discover import discover_feeds
 from aggregator.errors import AggregatorError, FeedNotFoundError
-from aggregator.fetch import Fetcher
 from aggregator.opml import OpmlFeed, parse_opml, write_opml
-from aggregator.pipeline import FeedPollResult, fetcher_config
 from aggregator.storage import Database
 from aggregator.types import Feed, NewFeed
 from aggregator.urls import InvalidURL, normalize_url
@@ -78,6 +75,10 @@ def feeds_add(
         except InvalidURL as exc:
             raise AggregatorError(str(exc)) from None
         if not no_discover:
+            from aggregator.discover import discover_feeds
+            from aggregator.fetch import Fetcher
+            from aggregator.pipeline import fetcher_config
+
             async with Fetcher(fetcher_config(settings)) as fetcher:
                 found = await discover_feeds(fetcher, target)
             if not found:
@@ -335,7 +336,7 @@ class _Progress:
             total = self._bar.tasks[0].total or 0
             self._bar.update(self._task, total=total + count)
 
-    def advance(self, result: FeedPollResult) -> None:
+    def advance(self, result: object) -> None:
         if self._bar is not None:
             self._bar.advance(self._task)
 

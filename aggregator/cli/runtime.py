@@ -10,19 +10,20 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aggregator import storage
 from aggregator.config import Settings
 from aggregator.errors import AggregatorError, OPMLError
-from aggregator.fetch import Fetcher
-from aggregator.metrics import Metrics
 from aggregator.opml import parse_opml
-from aggregator.pipeline import Pipeline, fetcher_config
 from aggregator.storage import Database
 from aggregator.storage.migrate import ensure_schema_current, upgrade_database
-from aggregator.tagger import Tagger
 from aggregator.tagging import load_default_topics, parse_topics_file
 from aggregator.types import NewFeed
+
+if TYPE_CHECKING:
+    from aggregator.metrics import Metrics
+    from aggregator.pipeline import Pipeline
 
 log = logging.getLogger("aggregator")
 
@@ -34,6 +35,7 @@ async def open_database(settings: Settings) -> Database:
     db = await Database.open(settings.database_url)
     try:
         await ensure_schema_current(db)
+        await seed_topics(settings, db)
     except BaseException:
         await db.close()
         raise
@@ -60,14 +62,18 @@ def topic_definitions(settings: Settings) -> list:
     return load_default_topics()
 
 
-async def seed_database(settings: Settings, db: Database) -> None:
-    """A fresh database starts with the default topics and the subscriptions of feeds.opml."""
+async def seed_topics(settings: Settings, db: Database) -> None:
+    """A fresh database starts with the default topics (or those of AGGREGATOR_TOPICS_FILE)."""
     if not await storage.list_topics(db):
         for topic in topic_definitions(settings):
             await storage.upsert_topic(
                 db, topic.slug, topic.name, topic.description, topic.definition
             )
         log.info("imported the default topics")
+
+
+async def seed_database(settings: Settings, db: Database) -> None:
+    """On first start, subscribe to the feeds of feeds.opml (AGGREGATOR_IMPORT_OPML)."""
     if settings.import_opml and not await storage.list_feeds(db):
         path = Path(settings.import_opml)
         if not path.is_file():
@@ -94,6 +100,12 @@ async def seed_database(settings: Settings, db: Database) -> None:
 async def pipeline_for(
     settings: Settings, db: Database, metrics: Metrics | None = None
 ) -> AsyncIterator[Pipeline]:
+    # Imported here: the pipeline pulls in the extractors, which light commands do not need.
+    from aggregator.fetch import Fetcher
+    from aggregator.metrics import Metrics
+    from aggregator.pipeline import Pipeline, fetcher_config
+    from aggregator.tagger import Tagger
+
     async with Fetcher(fetcher_config(settings)) as fetcher:
         yield Pipeline(
             settings=settings,
