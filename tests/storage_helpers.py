@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
-from aggregator.storage import Database
-from aggregator.storage.migrate import upgrade
 from aggregator.types import (
     EntryData,
     FeedStatus,
@@ -73,14 +68,3 @@ def ok_log(feed_id: int, now: datetime = NOW) -> FetchLogRecord:
         updated_entries=0,
         error=None,
     )
-
-
-@pytest.fixture(name="db")
-async def db_fixture(database_url: str) -> AsyncIterator[Database]:
-    """A migrated, empty database on SQLite and on PostgreSQL (``database_url``)."""
-    database = await Database.open(database_url)
-    try:
-        await upgrade(database)
-        yield database
-    finally:
-        await database.close()

@@ -90,7 +90,7 @@ async def test_sigkill_mid_write_loses_and_duplicates_nothing(database_url: str)
         rng = random.Random(7)
         reported: list[int] = []
         start = 0
-        for _ in range(3):
+        for _ in range(2):
             ids = await asyncio.to_thread(_run_and_kill, database_url, feed.id, start, rng)
             reported.extend(ids)
             start += 100  # each run writes fresh rounds (and repeats its first round's)

@@ -12,7 +12,9 @@ from aggregator.errors import DuplicateFeedError, FeedNotFoundError
 from aggregator.storage import Database
 from aggregator.types import ContentMode, EntryPlan, FeedStatus, NewFeed
 from aggregator.urls import InvalidURL
-from tests.storage_helpers import NOW, db_fixture, entry_data, ok_log, ok_update  # noqa: F401
+from tests.storage_helpers import NOW, entry_data, ok_log, ok_update
+
+pytest_plugins = ["tests.storage_fixtures"]
 
 
 async def test_add_feed_refuses_a_duplicate_after_normalisation(db: Database) -> None:

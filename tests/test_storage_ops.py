@@ -20,7 +20,9 @@ from aggregator.types import (
     MatchState,
     NewFeed,
 )
-from tests.storage_helpers import NOW, db_fixture, entry_data, ok_log, ok_update  # noqa: F401
+from tests.storage_helpers import NOW, entry_data, ok_log, ok_update
+
+pytest_plugins = ["tests.storage_fixtures"]
 
 OLD = NOW - timedelta(days=100)
 

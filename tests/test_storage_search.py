@@ -14,7 +14,9 @@ from aggregator.storage import Database
 from aggregator.storage.migrate import upgrade
 from aggregator.storage.search import fts5_query
 from aggregator.types import Article, ArticleStatus, EntryPlan, NewFeed
-from tests.storage_helpers import NOW, db_fixture, entry_data, ok_log, ok_update  # noqa: F401
+from tests.storage_helpers import NOW, entry_data, ok_log, ok_update
+
+pytest_plugins = ["tests.storage_fixtures"]
 
 HOSTILE = [
     '"',

@@ -17,7 +17,9 @@ from aggregator.types import (
     NewFeed,
     TopicMatch,
 )
-from tests.storage_helpers import NOW, db_fixture, entry_data, ok_log, ok_update  # noqa: F401
+from tests.storage_helpers import NOW, entry_data, ok_log, ok_update
+
+pytest_plugins = ["tests.storage_fixtures"]
 
 
 async def _entries(
