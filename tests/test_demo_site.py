@@ -53,7 +53,8 @@ SEED_TITLE = (
 
 @pytest.fixture
 async def site() -> AsyncIterator[DemoSite]:
-    async with await start_demo_site(now=NOW) as running:
+    # A frozen timer: the articles released during the demo stay unreleased.
+    async with await start_demo_site(now=NOW, elapsed_s=lambda: 0.0) as running:
         yield running
 
 
@@ -127,12 +128,12 @@ async def test_every_feed_parses_and_links_to_pages_that_exist(
             status, headers, page = await fetch(session, link)
             assert status == 200, link
             assert headers["Content-Type"] == "text/html; charset=utf-8"
-            soup = BeautifulSoup(page, "html.parser")
+            soup = BeautifulSoup(page, "lxml")
             heading = soup.find("h1")
             assert heading is not None
             assert heading.get_text(strip=True) == entry_title
             pages += 1
-    assert pages == sum(len(source.articles) for source in demo_sources())
+    assert pages == sum(len(source.as_of(0).articles) for source in demo_sources())
 
 
 async def test_content_covers_formats_and_topics() -> None:
@@ -183,7 +184,8 @@ async def test_entries_are_dated_in_the_last_days_relative_to_start(
 
 async def test_dates_follow_the_start_time() -> None:
     later = NOW + timedelta(days=30)
-    async with await start_demo_site(now=later) as running, ClientSession() as client:
+    started = start_demo_site(now=later, elapsed_s=lambda: 0.0)
+    async with await started as running, ClientSession() as client:
         _, _, body = await fetch(client, f"{running.base_url}/ledger/index.rdf")
     for entry in feedparser.parse(body).entries:
         updated = datetime.fromtimestamp(calendar.timegm(entry.updated_parsed), UTC)
@@ -195,7 +197,7 @@ async def test_discovery_headlines_page_is_the_founding_example(
 ) -> None:
     status, _, body = await fetch(session, f"{site.base_url}/trump-letter-to-iran/")
     assert status == 200
-    soup = BeautifulSoup(body, "html.parser")
+    soup = BeautifulSoup(body, "lxml")
     assert element(soup, ".site-description").get_text() == "Bizarre Facts & Curiosities"
     assert element(soup, "h1.entry-title").get_text() == SEED_TITLE
     content = element(soup, ".entry-content")
@@ -263,9 +265,8 @@ async def test_conditional_get_round_trip(site: DemoSite, session: ClientSession
 async def test_feed_last_modified_is_the_newest_entry(
     site: DemoSite, session: ClientSession
 ) -> None:
-    newest = min(article.age_hours for article in demo_sources()[1].articles)
+    expected = max(article.published(NOW) for article in demo_sources()[1].as_of(0).articles)
     _, headers, _ = await fetch(session, f"{site.base_url}/gulfwire/atom.xml")
-    expected = (NOW - timedelta(hours=newest)).replace(microsecond=0)
     assert headers["Last-Modified"] == format_datetime(expected, usegmt=True)
 
 
@@ -294,7 +295,7 @@ async def test_every_internal_link_and_resource_resolves_and_nothing_loads_from_
         assert status == 200, url
         if not headers["Content-Type"].startswith("text/html"):
             continue
-        soup = BeautifulSoup(body, "html.parser")
+        soup = BeautifulSoup(body, "lxml")
         # Resources a browser would load must stay on the demo site (it runs offline).
         for tag in soup.find_all(["img", "script", "link", "iframe", "source"]):
             target = tag.get("src") or (tag.get("href") if tag.name == "link" else None)
@@ -342,3 +343,40 @@ async def test_links_follow_the_host_header_and_bad_hosts_are_refused(
     assert "<link>http://demo.localhost:8081</link>" in await response.text()
     response = await client.get("/feed/", headers={"Host": 'evil.example/"><script>'})
     assert response.status == 400
+
+
+async def test_articles_released_while_the_demo_runs(session: ClientSession) -> None:
+    elapsed = [0.0]
+    async with await start_demo_site(now=NOW, elapsed_s=lambda: elapsed[0]) as running:
+        feed_url = f"{running.base_url}/gulfwire/atom.xml"
+        page_url = f"{running.base_url}/gulfwire/oman-sets-date-next-round-us-iran-talks/"
+        courier_url = f"{running.base_url}/courier/feed.json"
+        _, headers, before = await fetch(session, feed_url)
+        _, courier_headers, _ = await fetch(session, courier_url)
+        assert b"Oman sets date" not in before
+        assert (await fetch(session, page_url))[0] == 404
+
+        elapsed[0] = 100.0  # the wire story is out (90 s), the courier's not yet (180 s)
+        status, after_headers, after = await fetch(
+            session, feed_url, **{"If-None-Match": headers["ETag"]}
+        )
+        assert status == 200
+        newest = feedparser.parse(after).entries[0]
+        assert newest.title == "Oman sets date for next round of U.S.–Iran talks"
+        released_at = datetime.fromtimestamp(calendar.timegm(newest.published_parsed), UTC)
+        assert released_at == NOW + timedelta(seconds=90)
+        assert after_headers["Last-Modified"] == format_datetime(released_at, usegmt=True)
+        assert (await fetch(session, page_url))[0] == 200
+        status, _, _ = await fetch(session, feed_url, **{"If-None-Match": after_headers["ETag"]})
+        assert status == 304
+        status, _, _ = await fetch(
+            session, courier_url, **{"If-None-Match": courier_headers["ETag"]}
+        )
+        assert status == 304
+
+        elapsed[0] = 200.0
+        status, _, body = await fetch(
+            session, courier_url, **{"If-None-Match": courier_headers["ETag"]}
+        )
+        assert status == 200
+        assert json.loads(body)["items"][0]["title"].startswith("Storm update")

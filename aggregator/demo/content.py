@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
@@ -41,9 +41,19 @@ class DemoArticle:
     post_id: int | None = None
     comments: int = 0
     headings: tuple[str, ...] = ()  # section headings, in order
+    # Seconds after the site starts at which this article appears (None: there from the start).
+    release_after_s: float | None = None
+
+    @property
+    def offset_s(self) -> float:
+        """Publication time relative to the site's start, in seconds (negative: before)."""
+        return (self.release_after_s or 0.0) - self.age_hours * 3600
 
     def published(self, anchor: datetime) -> datetime:
-        return (anchor - timedelta(hours=self.age_hours)).replace(microsecond=0)
+        return (anchor + timedelta(seconds=self.offset_s)).replace(microsecond=0)
+
+    def released(self, elapsed_s: float) -> bool:
+        return self.release_after_s is None or self.release_after_s <= elapsed_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +79,10 @@ class DemoSource:
 
     def article_path(self, article: DemoArticle) -> str:
         return f"/{self.prefix}{article.slug}/"
+
+    def as_of(self, elapsed_s: float) -> DemoSource:
+        """This source as it looks ``elapsed_s`` seconds after the site started."""
+        return replace(self, articles=tuple(a for a in self.articles if a.released(elapsed_s)))
 
 
 def _site_text(name: str) -> str:
@@ -130,6 +144,7 @@ def _article(raw: dict[str, Any], prefix: str) -> DemoArticle:
         "dateline": raw.get("dateline"),
         "post_id": raw.get("post_id"),
         "comments": int(raw.get("comments", 0)),
+        "release_after_s": raw.get("release_after_s"),
     }
     if "seed" in raw:
         read_more = raw.get("read_more_slug")
@@ -167,7 +182,7 @@ def _source(raw: dict[str, Any]) -> DemoSource:
         language=meta["language"],
         layout=meta.get("layout", "wordpress"),
         # Newest first, as every feed and home page lists them.
-        articles=tuple(sorted(articles, key=lambda article: article.age_hours)),
+        articles=tuple(sorted(articles, key=lambda article: -article.offset_s)),
     )
 
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from functools import cache
 from typing import Any, Final
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -96,6 +97,7 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+@cache  # templates compile once per process
 def _environment() -> Environment:
     environment = Environment(
         loader=PackageLoader("aggregator.demo", "site/templates"),
@@ -146,9 +148,10 @@ class _Item:
 
 
 class _SiteRenderer:
-    def __init__(self, base_url: str, anchor: datetime) -> None:
+    def __init__(self, base_url: str, anchor: datetime, elapsed_s: float) -> None:
         self.base = base_url.rstrip("/")
         self.anchor = anchor
+        self.elapsed_s = elapsed_s
         self.environment = _environment()
         self.resources: dict[str, Resource] = {}
 
@@ -353,16 +356,20 @@ class _SiteRenderer:
         }
 
     def build(self) -> dict[str, Resource]:
-        sources = demo_sources()
-        for source in sources:
+        for source in demo_sources():
+            source = source.as_of(self.elapsed_s)
             self.source_pages(source)
         self.add(OPML_PATH, demo_opml(self.base, self.anchor), "opml", self.anchor)
         return self.resources
 
 
-def build_site(base_url: str, anchor: datetime) -> dict[str, Resource]:
-    """Every page, feed, image and the OPML of the demo site, keyed by path."""
-    return _SiteRenderer(base_url, anchor).build()
+def build_site(base_url: str, anchor: datetime, elapsed_s: float = 0.0) -> dict[str, Resource]:
+    """Every page, feed, image and the OPML of the demo site, keyed by path.
+
+    ``anchor`` is when the site started (dates are relative to it); ``elapsed_s`` how long it
+    has run, which decides which of the articles released during the demo are out yet.
+    """
+    return _SiteRenderer(base_url, anchor, elapsed_s).build()
 
 
 def render_not_found(base_url: str, path: str) -> bytes:

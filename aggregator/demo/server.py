@@ -7,6 +7,8 @@ created, so the same URL always returns the same bytes and conditional GETs work
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -18,11 +20,18 @@ from aggregator.demo.content import demo_sources
 from aggregator.demo.render import CONTENT_TYPES, Resource, build_site, render_not_found
 
 
+def _monotonic_timer() -> Callable[[], float]:
+    started = time.monotonic()
+    return lambda: time.monotonic() - started
+
+
 @dataclass
 class _DemoState:
     anchor: datetime
+    elapsed_s: Callable[[], float]  # seconds since the site started
     base_url: str | None = None  # set once the listening port is known
-    sites: dict[str, dict[str, Resource]] = field(default_factory=dict)  # base URL -> site
+    # (base URL, released articles) -> rendered site
+    sites: dict[tuple[str, tuple[str, ...]], dict[str, Resource]] = field(default_factory=dict)
 
 
 STATE_KEY: Final = web.AppKey("demo_state", _DemoState)
@@ -30,7 +39,7 @@ STATE_KEY: Final = web.AppKey("demo_state", _DemoState)
 CACHE_CONTROL: Final = "public, max-age=60"
 # Host headers the demo will build links from; anything else gets 400 (no header injection).
 _HOST_PATTERN: Final = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
-_MAX_CACHED_BASES: Final = 8
+_MAX_CACHED_SITES: Final = 16
 
 
 def _etag_matches(header: str, etag: str) -> bool:
@@ -69,11 +78,19 @@ def _base_url(request: web.Request) -> str | None:
 
 def _site(request: web.Request, base_url: str) -> dict[str, Resource]:
     state = request.app[STATE_KEY]
-    site = state.sites.get(base_url)
+    elapsed_s = state.elapsed_s()
+    released = tuple(
+        article.slug
+        for source in demo_sources()
+        for article in source.articles
+        if article.release_after_s is not None and article.released(elapsed_s)
+    )
+    key = (base_url, released)
+    site = state.sites.get(key)
     if site is None:
-        if len(state.sites) >= _MAX_CACHED_BASES:
+        if len(state.sites) >= _MAX_CACHED_SITES:
             state.sites.clear()
-        site = state.sites[base_url] = build_site(base_url, state.anchor)
+        site = state.sites[key] = build_site(base_url, state.anchor, elapsed_s)
     return site
 
 
@@ -109,15 +126,25 @@ async def _serve(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def create_demo_app(now: datetime | None = None, base_url: str | None = None) -> web.Application:
+def create_demo_app(
+    now: datetime | None = None,
+    base_url: str | None = None,
+    elapsed_s: Callable[[], float] | None = None,
+) -> web.Application:
     """The demo site as an aiohttp application.
 
     ``now`` anchors every date (default: the current time, to the second); ``base_url`` fixes
-    the origin used in links (default: taken from each request's Host header).
+    the origin used in links (default: taken from each request's Host header); ``elapsed_s``
+    says how long the site has run (default: a monotonic timer from now), which releases the
+    articles that appear during the demo (``release_after_s`` in the site files).
     """
     app = web.Application()
     anchor = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-    app[STATE_KEY] = _DemoState(anchor=anchor, base_url=base_url.rstrip("/") if base_url else None)
+    app[STATE_KEY] = _DemoState(
+        anchor=anchor,
+        elapsed_s=elapsed_s or _monotonic_timer(),
+        base_url=base_url.rstrip("/") if base_url else None,
+    )
     app.router.add_get("/{path:.*}", _serve)
     return app
 
@@ -141,10 +168,16 @@ class DemoSite:
 
 
 async def start_demo_site(
-    host: str = "127.0.0.1", port: int = 0, now: datetime | None = None
+    host: str = "127.0.0.1",
+    port: int = 0,
+    now: datetime | None = None,
+    elapsed_s: Callable[[], float] | None = None,
 ) -> DemoSite:
-    """Start the demo site (``port=0``: any free port) and return where it listens."""
-    app = create_demo_app(now=now)
+    """Start the demo site (``port=0``: any free port) and return where it listens.
+
+    ``now`` and ``elapsed_s`` as for ``create_demo_app`` (tests inject them).
+    """
+    app = create_demo_app(now=now, elapsed_s=elapsed_s)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
