@@ -280,6 +280,15 @@ def _head_text(body: bytes, limit: int = 4096) -> str:
     return body[bom_length : bom_length + limit * 4].decode(codec, "ignore").lstrip()
 
 
+def _charset_contradicts_bytes(body: bytes, charset: str) -> bool:
+    """True when the server's charset cannot be right for these bytes."""
+    name = charset.strip().lower().replace("_", "-")
+    declared_wide = name.startswith(("utf-16", "utf-32", "ucs-2", "ucs-4", "utf16", "utf32"))
+    if body.startswith(b"\xef\xbb\xbf"):
+        return name not in ("utf-8", "utf8")
+    return declared_wide != (_wide_codec(body) is not None)
+
+
 def _looks_like_json(body: bytes) -> bool:
     head = _head_text(body, 64)
     return head.startswith(("{", "["))
@@ -433,6 +442,8 @@ def _parse_xml_feed(
     # it flags every document as malformed. No Content-Location: feedparser would resolve
     # guids against it, and an identity must not change when the feed moves.
     charset = _charset(content_type)
+    if charset and _charset_contradicts_bytes(body, charset):
+        charset = None  # a byte-order mark or UTF-16/32 byte pattern beats a lying header
     headers = {
         "content-type": f"application/xml; charset={charset}" if charset else "application/xml",
     }

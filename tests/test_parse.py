@@ -397,3 +397,59 @@ def test_guid_of_one_entry_equal_to_link_of_another_stays_distinct() -> None:
     )
     identities = [e.identity for e in feed.entries]
     assert len(set(identities)) == 2 and identities[0] == "https://s.example/1"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/rss+xml; charset=bogus-enc",  # unknown charset
+        "text/html",  # lying type
+        "application/json",  # lying type, XML body
+        "text/xml; charset=utf-16",  # contrary to the bytes
+        None,
+    ],
+)
+def test_wrong_content_type_or_charset(content_type: str | None) -> None:
+    doc = rss(item(guid="g", title="über")).replace("utf-8", "iso-8859-1").encode("latin-1")
+    feed = parse_feed(doc, FEED_URL, content_type=content_type, now=NOW)
+    assert feed.entries[0].title == "über"
+
+
+def test_bom_contradicting_declaration() -> None:
+    doc = b"\xef\xbb\xbf" + rss(item(guid="g", title="über")).replace("utf-8", "iso-8859-1").encode(
+        "utf-8"
+    )
+    assert parse(doc).entries[0].title == "über"
+
+
+def test_default_entry_cap_bounds_huge_feeds() -> None:
+    items = "".join(f"<item><guid>g{i}</guid></item>" for i in range(6000))
+    feed = parse(rss(items))
+    assert len(feed.entries) == 5000
+    assert feed.entries[0].identity == "g0" and feed.entries[-1].identity == "g4999"
+
+
+def test_same_guid_on_every_entry_of_a_big_feed() -> None:
+    items = "".join(
+        f"<item><guid>same</guid><link>https://s.example/{i}</link></item>" for i in range(500)
+    )
+    identities = {e.identity for e in parse(rss(items)).entries}
+    assert len(identities) == 500
+
+
+def test_parse_is_thread_safe() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    documents = [
+        (FIXTURES / n).read_bytes() for n in sorted(os.listdir(FIXTURES)) if "golden" not in n
+    ]
+    expected = [parse(d) for d in documents]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for _ in range(5):
+            assert list(pool.map(parse, documents)) == expected
+
+
+def test_utf16_bytes_with_a_single_byte_charset_header() -> None:
+    body = rss(item(guid="g", title="Привет")).replace("utf-8", "utf-16").encode("utf-16")
+    feed = parse_feed(body, FEED_URL, content_type="text/xml; charset=iso-8859-1", now=NOW)
+    assert feed.entries[0].title == "Привет"
