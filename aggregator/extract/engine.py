@@ -39,7 +39,6 @@ class Options:
     drop_link_blocks: bool = True
     drop_boilerplate_text: bool = True
     drop_trailing_headings: bool = True
-    drop_description: str = "heading"  # "off", "heading" (only a heading), "any" block
     drop_credits: bool = True
 
 
@@ -121,9 +120,7 @@ _BOILERPLATE_ANYWHERE_RE = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 # A photo credit or caption line: "photos © Agency, 2018", "Image: Reuters", "Credit: AP".
-_CREDIT_RE = re.compile(
-    r"©|\b(?:photo|image|picture|foto)s?\s*(?:credit|courtesy|by)?\s*:|\bcredit\s*:", re.IGNORECASE
-)
+_CREDIT_RE = re.compile(r"©|\b(?:photo|image)?\s*credits?\s*:", re.IGNORECASE)
 _CREDIT_MAX_WORDS = 20
 _BOILERPLATE_MAX_WORDS = 40
 _LINK_BLOCK_MAX_WORDS = 30
@@ -159,7 +156,6 @@ def _postprocess(
     """Drop the blocks of a trafilatura result that are not article text."""
     titles = {_norm(t) for t in (title, metadata.h1, metadata.og_title, metadata.headline) if t}
     titles.discard("")
-    description = _norm(metadata.description)
     blocks = list(body)
     for index, block in enumerate(blocks):
         text = clean_space("".join(block.itertext()))
@@ -170,15 +166,6 @@ def _postprocess(
             continue
         if options.drop_title and index < 3 and _norm(text) in titles:
             body.remove(block)
-            continue
-        if (
-            options.drop_description != "off"
-            and index < 4
-            and description
-            and _norm(text) == description
-            and (options.drop_description == "any" or block.tag in _HEADINGS)
-        ):
-            body.remove(block)  # a standfirst repeating the page description
             continue
         if options.drop_credits and words <= _CREDIT_MAX_WORDS and _CREDIT_RE.search(text):
             body.remove(block)
@@ -230,8 +217,13 @@ _READ_MORE_LINK_RE = re.compile(
 
 
 def _drop_read_more_links(body: etree._Element) -> None:
-    """In-text "Read more about that here." links point away from the article: drop them."""
+    """In-text "Read more about that here." links point away from the article: drop them
+    where they end their paragraph (followed by text, the link is part of a sentence)."""
     for link in list(body.iter("a")):
+        if link.tail and link.tail.strip(" \t\n.!)»"):
+            continue
+        if link.getnext() is not None and link.getnext().tag != "br":
+            continue
         if _READ_MORE_LINK_RE.match(clean_space("".join(link.itertext()))):
             _remove(link)
 
