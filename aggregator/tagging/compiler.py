@@ -92,6 +92,7 @@ class CompiledRulePart:
     required: bool
     evaluate: Evaluator
     positive_symbols: frozenset[str]  # symbols whose hits are shown as evidence
+    required_symbols: frozenset[str] = frozenset()  # all must occur for the part to fire
 
 
 @dataclass(slots=True)
@@ -112,18 +113,24 @@ class CompiledTopic:
     scopes: frozenset[str]
     _span_cache: dict[str, tuple[frozenset[str], bool]] = field(default_factory=dict)
     _case_cache: dict[str, frozenset[str]] = field(default_factory=dict)
-    # Raw scanned span -> symbols, for spans no case-sensitive term can match (the fast path).
+    # Raw scanned span -> symbols, for spans no case-sensitive term can match (the fast path),
+    # and raw original span -> symbols for the others ("us" vs "US").
     fast_symbols: dict[str, frozenset[str]] = field(default_factory=dict)
+    case_symbols: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def lookup(self, span_lower: str, span_original: str) -> frozenset[str]:
         """Symbols of a scanned span that missed ``fast_symbols`` (remembered when possible)."""
         key_lower = " ".join(span_lower.split())
         key_original = " ".join(span_original.split())
         symbols = self.symbols_for(key_lower, key_original)
-        if not self._span_cache[key_lower][1]:
-            if len(self.fast_symbols) > _SPAN_CACHE_LIMIT:
-                self.fast_symbols.clear()
-            self.fast_symbols[span_lower] = symbols
+        memo, key = (
+            (self.case_symbols, span_original)
+            if self._span_cache[key_lower][1]
+            else (self.fast_symbols, span_lower)
+        )
+        if len(memo) > _SPAN_CACHE_LIMIT:
+            memo.clear()
+        memo[key] = symbols
         return symbols
 
     def symbols_for(self, span_lower: str, span_original: str) -> frozenset[str]:
@@ -295,6 +302,18 @@ def _symbol_of(node: Node) -> str | None:
     return None
 
 
+def _required(node: Node) -> set[str]:
+    """Symbols that must all occur somewhere for the expression to be true."""
+    symbol = _symbol_of(node)
+    if symbol is not None:
+        return {symbol}
+    if isinstance(node, AndNode):
+        return set().union(*(_required(o) for o in node.operands if not isinstance(o, NotNode)))
+    if isinstance(node, NearNode):
+        return _required(node.left) | _required(node.right)
+    return set()
+
+
 def _compile_evaluator(node: Node) -> Evaluator:
     # Terms and groups become set operations so common expressions cost one C call per unit.
     symbol = _symbol_of(node)
@@ -412,6 +431,7 @@ def _compile_rule(
         required=required,
         evaluate=_compile_evaluator(node),
         positive_symbols=frozenset(positive),
+        required_symbols=frozenset(_required(node)),
     )
     return part, literal_terms
 

@@ -15,6 +15,7 @@ _WORD = re.compile(r"\w+")
 EVIDENCE_PER_PART = 3
 SNIPPET_CONTEXT = 60
 SNIPPET_MAX = 240
+ALL_FIELDS = frozenset(FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,11 +52,15 @@ def _scan(
     hits: list[Hit] = []
     append = hits.append
     fast = topic.fast_symbols
+    case_spans = topic.case_symbols
     for start, end in topic.scanner.spans(lower):
         span_lower = lower[start:end]
         symbols = fast.get(span_lower)
         if symbols is None:
-            symbols = topic.lookup(span_lower, original[start:end])
+            span_original = original[start:end]
+            symbols = case_spans.get(span_original)
+            if symbols is None:
+                symbols = topic.lookup(span_lower, span_original)
         if not symbols:
             continue  # an ignored phrase, or a {CASE} term in the wrong case
         if in_title:
@@ -88,18 +93,27 @@ def _document_unit(hits: list[Hit]) -> _Unit:
 
 
 def _units_for(
-    doc: PreparedDocument, hits: list[Hit], part: CompiledRulePart, cache: dict[str, list[_Unit]]
+    doc: PreparedDocument,
+    hits: list[Hit],
+    scope: str,
+    fields: frozenset[str],
+    cache: dict[tuple[str, frozenset[str]], list[_Unit]],
 ) -> list[_Unit]:
     """The units a rule part is evaluated on; a unit belongs to the field where it starts."""
-    units = cache.get(part.scope)
-    if units is None:
-        units = cache[part.scope] = _scope_units(doc, hits, part.scope)
-    if len(part.fields) == len(FIELDS):
+    key = (scope, fields)
+    units = cache.get(key)
+    if units is not None:
         return units
-    if part.scope == "document":
-        kept = [hit for hit in hits if hit.field in part.fields]
-        return [_document_unit(kept)] if kept else []
-    return [unit for unit in units if unit.hits[0].field in part.fields]
+    if len(fields) == len(FIELDS):
+        units = _scope_units(doc, hits, scope)
+    elif scope == "document":
+        kept = [hit for hit in hits if hit.field in fields]
+        units = [_document_unit(kept)] if kept else []
+    else:
+        every = _units_for(doc, hits, scope, ALL_FIELDS, cache)
+        units = [unit for unit in every if unit.hits[0].field in fields]
+    cache[key] = units
+    return units
 
 
 def _snippet(text: str, start: int, end: int, lower_bound: int, upper_bound: int) -> str:
@@ -167,11 +181,17 @@ def match(topic: CompiledTopic, document: TaggableDocument | PreparedDocument) -
     parts: list[dict[str, Any]] = []
     missing_required: list[str] = []
     words = _words_between(doc)
-    units_cache: dict[str, list[_Unit]] = {}
+    units_cache: dict[tuple[str, frozenset[str]], list[_Unit]] = {}
+    present: set[str] = set().union(*[hit.symbols for hit in hits])
     for part in topic.rules:
         fired_units: list[_Unit] = []
         total = 0.0
-        for unit in _units_for(doc, hits, part, units_cache) if hits else ():
+        # Skip parts whose terms are absent before grouping any hits.
+        possible = part.required_symbols <= present and not present.isdisjoint(
+            part.positive_symbols
+        )
+        units = _units_for(doc, hits, part.scope, part.fields, units_cache) if possible else ()
+        for unit in units:
             if not part.evaluate(unit.symbols, unit.hits, words):
                 continue
             fired_units.append(unit)

@@ -37,7 +37,7 @@ def _term_regex(term: TermSpec) -> str:
 class TermScanner:
     """Leftmost-longest, whole-word spans of a set of terms in lower-cased text."""
 
-    __slots__ = ("_automaton", "_candidates")
+    __slots__ = ("_automaton", "_wildcards")
 
     def __init__(self, terms: Iterable[TermSpec]) -> None:
         candidates: dict[str, list[re.Pattern[str] | None]] = {}
@@ -52,7 +52,10 @@ class TermScanner:
                 pattern = re.compile(_term_regex(term) + r"(?!\w)")
                 candidates.setdefault(text[:star], []).append(pattern)
         keywords = list(candidates)
-        self._candidates = [candidates[keyword] for keyword in keywords]
+        # None for a keyword that is only a literal term, else the candidates to try.
+        self._wildcards: list[list[re.Pattern[str] | None] | None] = [
+            None if candidates[keyword] == [None] else candidates[keyword] for keyword in keywords
+        ]
         self._automaton = ahocorasick_rs.AhoCorasick(
             keywords, matchkind=ahocorasick_rs.MatchKind.Standard
         )
@@ -60,15 +63,22 @@ class TermScanner:
     def spans(self, text: str) -> list[tuple[int, int]]:
         """Spans of terms in ``text`` (lower-cased and passed through ``scan_text``)."""
         length = len(text)
-        found: list[tuple[int, int]] = []
-        candidates = self._candidates
+        found: list[tuple[int, int]] = []  # (start, -end): a plain sort puts longest first
+        append = found.append
+        wildcards = self._wildcards
+        # The hot path of tagging: word-boundary checks are inlined on purpose.
         for index, start, end in self._automaton.find_matches_as_indexes(text, overlapping=True):
             if start:
                 before = text[start - 1]
                 if before.isalnum() or before == "_":
-                    continue  # inside a word (checks inlined: this loop is the hot path)
+                    continue  # inside a word
+            patterns = wildcards[index]
+            if patterns is None:  # a literal term: it must end where a word ends
+                if end == length or not (text[end].isalnum() or text[end] == "_"):
+                    append((start, -end))
+                continue
             best = -1
-            for pattern in candidates[index]:
+            for pattern in patterns:
                 if pattern is None:
                     if end == length or not (text[end].isalnum() or text[end] == "_"):
                         best = max(best, end)
@@ -77,16 +87,16 @@ class TermScanner:
                     if extended is not None:
                         best = max(best, extended.end())
             if best > start:
-                found.append((start, best))
+                append((start, -best))
         if len(found) < 2:
-            return found
-        found.sort(key=lambda span: (span[0], -span[1]))
+            return [(start, -negative_end) for start, negative_end in found]
+        found.sort()
         spans: list[tuple[int, int]] = []
         last_end = -1
-        for start, end in found:
+        for start, negative_end in found:
             if start >= last_end:
-                spans.append((start, end))
-                last_end = end
+                last_end = -negative_end
+                spans.append((start, last_end))
         return spans
 
 

@@ -1,0 +1,165 @@
+"""Tagging quality and speed on the labelled dev corpus, against the naive keyword baselines.
+
+Run: ``python benchmarks/tagging.py`` (finds ``../shared/corpus`` beside the repository, or
+``$AGGREGATOR_SHARED_DIR/corpus``). Prints, per topic, precision / recall / F1 of the shipped
+default topics and of the two keyword baselines of ``corpus/tagging/README.md``, measured in
+the same run, then articles tagged per second of CPU time (one core) for the tagging stage
+alone (document in, results with explanations out), with the baseline's speed for scale.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from aggregator.tagging import (  # noqa: E402
+    TaggableDocument,
+    compile_topics,
+    load_default_topics,
+    match_all,
+)
+
+SLUGS = ("us-iran", "sanctions")
+Article = dict[str, object]
+Tagger = Callable[[str, str], set[str]]
+
+
+def corpus_dir() -> Path:
+    shared = os.environ.get("AGGREGATOR_SHARED_DIR")
+    return (Path(shared) if shared else REPO_ROOT.parent / "shared") / "corpus"
+
+
+# ---------------------------------------------------------------------------
+# The naive keyword baselines, as the corpus README describes them
+
+_IRAN = re.compile(r"\b(?:Iran|Iranians?|Tehran)\b")
+_US = re.compile(r"(?<!\w)U\.S\.|\bUnited States\b|\bWashington\b|\bAmerican\w*")
+_SANCTION = re.compile(r"sanction", re.IGNORECASE)
+# A sentence ends at . ! or ? (optionally a closing quote or bracket), not after
+# abbreviations such as U.S., U.N., Mr., Gen., Sen., Rep. or single-capital initials.
+_NOT_AFTER = ("U.S", "U.N", "Mr", "Mrs", "Ms", "Dr", "Gen", "Sen", "Rep", "Gov", "Jr", "St")
+_SENTENCE_END = re.compile(
+    "".join(rf"(?<!\b{re.escape(word)})" for word in _NOT_AFTER)
+    + r"(?<!\b[A-Z])[.!?][\"'”’)\]]?(?=\s|$)"
+)
+
+
+def keyword_tags(title: str, text: str) -> set[str]:
+    whole = f"{title}\n{text}"
+    tags = set()
+    if _IRAN.search(whole) and _US.search(whole):
+        tags.add("us-iran")
+    if _SANCTION.search(whole):
+        tags.add("sanctions")
+    return tags
+
+
+def first_sentences(text: str, count: int = 2) -> str:
+    end = 0
+    for _ in range(count):
+        found = _SENTENCE_END.search(text, end)
+        if found is None:
+            return text
+        end = found.end()
+    return text[:end]
+
+
+def keyword_lead_tags(title: str, text: str) -> set[str]:
+    return keyword_tags(title, first_sentences(text))
+
+
+# ---------------------------------------------------------------------------
+
+
+def score(articles: list[Article], tagger: Tagger) -> dict[str, tuple[float, float, float]]:
+    counts = {slug: [0, 0, 0] for slug in SLUGS}
+    for article in articles:
+        tags = tagger(str(article["title"]), str(article["text"]))
+        labels = set(article["labels"])  # type: ignore[call-overload]
+        for slug in SLUGS:
+            tally = counts[slug]
+            if slug in tags and slug in labels:
+                tally[0] += 1
+            elif slug in tags:
+                tally[1] += 1
+            elif slug in labels:
+                tally[2] += 1
+    result = {}
+    for slug, (tp, fp, fn) in counts.items():
+        p = tp / (tp + fp) if tp + fp else 0.0
+        r = tp / (tp + fn) if tp + fn else 0.0
+        result[slug] = (p, r, 2 * p * r / (p + r) if p + r else 0.0)
+    return result
+
+
+def cpu_rate(items: Iterable[object], work: Callable[[object], object], rounds: int) -> float:
+    """Items per CPU second, best of ``rounds`` passes (other processes only slow the wall)."""
+    items = list(items)
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.process_time()
+        for item in items:
+            work(item)
+        best = min(best, time.process_time() - started)
+    return len(items) / best if best else float("inf")
+
+
+def main() -> int:
+    path = corpus_dir() / "tagging" / "articles.jsonl"
+    if not path.is_file():
+        print(f"tagging corpus not found at {path} (set AGGREGATOR_SHARED_DIR)", file=sys.stderr)
+        return 1
+    articles: list[Article] = [json.loads(line) for line in path.open(encoding="utf-8")]
+
+    started = time.process_time()
+    topics = compile_topics(load_default_topics())
+    compile_ms = (time.process_time() - started) * 1000
+
+    def ours(title: str, text: str) -> set[str]:
+        document = TaggableDocument(title=title, body=text)
+        return {r.topic_slug for r in match_all(topics, document) if r.matched}
+
+    rows = [
+        ("aggregator default topics", score(articles, ours)),
+        ("baseline (a) keyword, whole text", score(articles, keyword_tags)),
+        ("baseline (b) keyword, title + 2 sentences", score(articles, keyword_lead_tags)),
+    ]
+    print(f"dev corpus: {len(articles)} articles ({path.parent.name}/{path.name})\n")
+    print(f"{'tagger':<44}" + "".join(f"{slug + '  P / R / F1':>26}" for slug in SLUGS))
+    for name, scores in rows:
+        cells = "".join(f"{'{:.3f} / {:.3f} / {:.3f}'.format(*scores[s]):>26}" for s in SLUGS)
+        print(f"{name:<44}{cells}")
+
+    documents = [TaggableDocument(title=str(a["title"]), body=str(a["text"])) for a in articles]
+    for document in documents:  # warm the span caches, as a long-running tagger would be
+        match_all(topics, document)
+    rounds = 7
+    rate = cpu_rate(documents, lambda d: match_all(topics, d), rounds)  # type: ignore[arg-type]
+    pairs = [(str(a["title"]), str(a["text"])) for a in articles]
+    baseline_rate = cpu_rate(pairs, lambda p: keyword_tags(*p), rounds)  # type: ignore[misc]
+    words = sum(len(str(a["text"]).split()) for a in articles) / len(articles)
+    print(
+        f"\nspeed (tagging stage alone, {len(topics)} topics, explanations included; "
+        f"mean {words:.0f} words per article; best of {rounds} passes, CPU time):"
+    )
+    print(f"  aggregator      {rate:>9,.0f} articles/s per core  ({1e6 / rate:,.0f} µs/article)")
+    print(f"  baseline (a)    {baseline_rate:>9,.0f} articles/s per core")
+    print(f"  ratio           {rate / baseline_rate:>9.2f} x the keyword baseline's speed")
+    print(f"  compile         {compile_ms:>9.1f} ms for the default topics")
+    target = 2000
+    print(
+        f"  target          {target:>9,} articles/s per core: {'met' if rate >= target else 'NOT met'}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
