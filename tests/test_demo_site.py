@@ -380,3 +380,28 @@ async def test_articles_released_while_the_demo_runs(session: ClientSession) -> 
         )
         assert status == 200
         assert json.loads(body)["items"][0]["title"].startswith("Storm update")
+
+
+async def test_news_article_page_has_boilerplate_around_the_story(
+    site: DemoSite, session: ClientSession
+) -> None:
+    url = f"{site.base_url}/gulfwire/us-iran-indirect-nuclear-talks-muscat/"
+    _, _, body = await fetch(session, url)
+    soup = BeautifulSoup(body, "lxml")
+    story = element(soup, ".story-body")
+    first = story.find("p")
+    assert first is not None
+    assert first.get_text().startswith("MUSCAT, Oman — American and Iranian negotiators resumed")
+    for boilerplate in (
+        "#cookie-consent",
+        ".share-bar",
+        ".related",
+        ".newsletter-signup",
+        ".masthead",
+    ):
+        assert element(soup, boilerplate).get_text(strip=True)
+    assert element(soup, "meta[property='article:published_time']")["content"] == (
+        (NOW - timedelta(hours=4.5)).isoformat()
+    )
+    related = [a["href"] for a in element(soup, ".related").find_all("a")]
+    assert url not in related and len(related) == 3

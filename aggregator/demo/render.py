@@ -8,6 +8,7 @@ of a page never change while the site runs.
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import re
 from collections.abc import Sequence
@@ -109,8 +110,8 @@ def _environment() -> Environment:
     return environment
 
 
-def _plain_text(html: str) -> str:
-    text = re.sub(r"<[^>]+>", " ", html)
+def _plain_text(markup: str) -> str:
+    text = re.sub(r"<[^>]+>", " ", markup)
     text = text.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
     return re.sub(r"\s+", " ", text).strip()
 
@@ -170,6 +171,10 @@ class _SiteRenderer:
         items = []
         for article in source.articles:
             body = article.body_html.replace('href="/', f'href="{self.base}/')
+            if article.dateline:
+                # Wire copy opens its first paragraph with the dateline.
+                dateline = f'<span class="dateline">{html.escape(article.dateline)} —</span> '
+                body = body.replace("<p>", "<p>" + dateline, 1)
             words = _plain_text(article.body_html).split()
             items.append(
                 _Item(
@@ -286,8 +291,8 @@ class _SiteRenderer:
                 f'<p>Follow us in your feed reader: <a href="{common["feed_url"]}">{common["feed_url"]}</a></p>',
             )
         for path, (heading, body) in pages.items():
-            html = self.render(page_template, heading=heading, body=Markup(body), **common)
-            self.add(source.home_path + path, html, "html", static_date)
+            page = self.render(page_template, heading=heading, body=Markup(body), **common)
+            self.add(source.home_path + path, page, "html", static_date)
         if wordpress:
             self.wordpress_archives(source, items, common)
         self.feed(source, items, common)
@@ -306,8 +311,8 @@ class _SiteRenderer:
                 archives.setdefault(path, (f"{label}: {name}", []))[1].append(item)
         for path, (heading, archive_items) in archives.items():
             context = {**common, "items": archive_items}
-            html = self.render("wp_list.html", heading=heading, **context)
-            self.add(path, html, "html", max(item.published for item in archive_items))
+            page = self.render("wp_list.html", heading=heading, **context)
+            self.add(path, page, "html", max(item.published for item in archive_items))
 
     def feed(self, source: DemoSource, items: Sequence[_Item], common: dict[str, Any]) -> None:
         newest = common["last_modified"]
