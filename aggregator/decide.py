@@ -338,7 +338,7 @@ def after_fetch(
         etag, last_modified, body_hash = result.etag, result.last_modified, result.body_hash
     return FeedUpdate(
         fetched_at=now,
-        status=FeedStatus.OK,
+        status=_keep_curator_disabled(feed, FeedStatus.OK),
         next_poll_at=poll.at,
         poll_interval_s=poll.interval_s,
         error_count=0,
@@ -354,6 +354,11 @@ def after_fetch(
         new_url=new_url,
         redirect_url=redirect_url,
     )
+
+
+def _keep_curator_disabled(feed: Feed, status: FeedStatus) -> FeedStatus:
+    # A forced refresh of a feed a curator disabled must not quietly re-enable it.
+    return FeedStatus.DISABLED if feed.status is FeedStatus.DISABLED else status
 
 
 def _redirect_decision(feed: Feed, result: FetchResult) -> tuple[str | None, str | None]:
@@ -397,7 +402,7 @@ def _after_failure(
     interval = _with_jitter(base, max(floor, 60.0), ceiling, key, policy)
     return FeedUpdate(
         fetched_at=now,
-        status=status,
+        status=_keep_curator_disabled(feed, status),
         next_poll_at=now + timedelta(seconds=interval),
         poll_interval_s=feed.poll_interval_s or policy.default_interval_s,
         error_count=error_count,

@@ -549,3 +549,18 @@ def test_not_modified_feed_slows_down_but_stays_within_max() -> None:
         )
         feed = replace(feed, poll_interval_s=update.poll_interval_s)
     assert feed.poll_interval_s == DAY
+
+
+@pytest.mark.parametrize(
+    "fetch",
+    [
+        result(FetchOutcome.OK, status=200),
+        result(FetchOutcome.NOT_MODIFIED, status=304),
+        result(FetchOutcome.ERROR, status=500, error="HTTP 500"),
+    ],
+)
+def test_curator_disabled_feed_stays_disabled_after_a_forced_refresh(fetch: FetchResult) -> None:
+    feed = replace(FEED, status=FeedStatus.DISABLED, disabled=True)
+    update = after_fetch(feed, fetch, parsed(), None, NOW, NO_JITTER)
+    assert update.status is FeedStatus.DISABLED
+    assert update.disabled is None  # the flag is the curator's to change
