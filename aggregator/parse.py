@@ -90,7 +90,7 @@ def parse_feed(
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    if not body or not body.strip():
+    if not body or body.isspace():
         raise ParseError(url, "empty document, not a feed")
     _reject_binary(body, url)
     mime = _mime_type(content_type)
@@ -120,7 +120,7 @@ def html_fragment_to_text(value: str | None, max_chars: int) -> str | None:
         return None
     value = value[: max_chars * 4]
     if "<" in value:
-        value = _TAG.sub(" ", value)
+        value = _TAG.sub("", value)  # inline markup (<b>, <em>) is what titles carry
     if "&" in value:
         value = html.unescape(value)
     return clean_text(value, max_chars)
