@@ -22,8 +22,7 @@ import logging
 import ssl
 import time
 import zlib
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -354,19 +353,48 @@ class _HostLimiter:
         self.limit = limit
         self._slots: dict[str, _HostSlot] = {}
 
-    @asynccontextmanager
-    async def hold(self, host: str) -> AsyncIterator[None]:
-        slot = self._slots.get(host)
+    def hold(self, host: str) -> _HostHold:
+        return _HostHold(self, host)
+
+
+class _HostHold:
+    """``async with limiter.hold(host)``: a plain class, cheaper than asynccontextmanager."""
+
+    __slots__ = ("_host", "_limiter", "_slot")
+
+    def __init__(self, limiter: _HostLimiter, host: str) -> None:
+        self._limiter = limiter
+        self._host = host
+        self._slot: _HostSlot | None = None
+
+    async def __aenter__(self) -> None:
+        slots = self._limiter._slots
+        slot = slots.get(self._host)
         if slot is None:
-            slot = self._slots[host] = _HostSlot(asyncio.Semaphore(self.limit))
+            slot = slots[self._host] = _HostSlot(asyncio.Semaphore(self._limiter.limit))
         slot.users += 1
+        self._slot = slot
         try:
-            async with slot.semaphore:
-                yield
-        finally:
-            slot.users -= 1
-            if slot.users == 0:
-                del self._slots[host]
+            await slot.semaphore.acquire()
+        except BaseException:
+            self._leave()
+            raise
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._slot is not None
+        self._slot.semaphore.release()
+        self._leave()
+
+    def _leave(self) -> None:
+        assert self._slot is not None
+        self._slot.users -= 1
+        if self._slot.users == 0:
+            del self._limiter._slots[self._host]
 
 
 # ---------------------------------------------------------------------------
@@ -502,10 +530,9 @@ class Fetcher:
         current = url
         for _hop in range(config.max_redirects + 1):
             progress.url = current
-            self._check(current)
-            host, _port = _host_port(current)
+            host = self._check(current)
             assert self._global is not None
-            async with self._hosts.hold(host.lower()), self._global:
+            async with self._hosts.hold(host), self._global:
                 budget = config.total_timeout_s - spent
                 hop_started = time.perf_counter()
                 try:
@@ -540,9 +567,9 @@ class Fetcher:
             progress.status,
         )
 
-    def _check(self, url: str) -> None:
+    def _check(self, url: str) -> str:
         try:
-            check_url(url, self.config.allowed_networks)
+            return check_url(url, self.config.allowed_networks)
         except BadURLError as exc:
             raise _Failure(ErrorKind.BAD_URL, str(exc)) from exc
         except BlockedAddressError as exc:
@@ -585,9 +612,8 @@ class Fetcher:
                 f"(the server announced {format_size(declared)})",
                 resp.status,
             )
-        decoders = _decoders(
-            resp.headers.get("Content-Encoding"), self.config.max_decompressed_bytes
-        )
+        encoding = resp.headers.get("Content-Encoding")
+        decoders = _decoders(encoding, self.config.max_decompressed_bytes)
         parts: list[bytes] = []
         async for chunk in resp.content.iter_any():
             progress.bytes_read += len(chunk)

@@ -195,12 +195,12 @@ def is_address_allowed(ip: str | IPAddress, allowed: Iterable[IPNetwork] = ()) -
     return _is_public(address)
 
 
-def check_url(url: str, allowed: Iterable[IPNetwork] = ()) -> None:
+def check_url(url: str, allowed: Iterable[IPNetwork] = ()) -> str:
     """Refuse a URL before any connection: non-http(s) scheme, no host, or a literal IP host
     outside the allowed networks. Host names pass here; ``GuardedResolver`` checks what they
     resolve to.
 
-    Raises ``BadURLError`` or ``BlockedAddressError``.
+    Returns the host name (lower case). Raises ``BadURLError`` or ``BlockedAddressError``.
     """
     try:
         parts = urlsplit(url)
@@ -222,6 +222,7 @@ def check_url(url: str, allowed: Iterable[IPNetwork] = ()) -> None:
         if verdict is None and _NUMERIC_HOST.fullmatch(bare):
             # 127.1, 2130706433, 0x7f000001: resolvers read these as IP addresses.
             raise BadURLError(f"{host} is not a host name or a canonical IP address ({url})")
+    return host
 
 
 class GuardedResolver(AbstractResolver):
