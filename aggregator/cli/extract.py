@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 
 import click
 
-from aggregator.errors import AggregatorError, ExtractionError
-from aggregator.types import ExtractedArticle
+from aggregator.errors import AggregatorError, ExtractionError, FetchError
+from aggregator.types import ExtractedArticle, FetchOutcome
 
 # Fewer words than this after extraction: the page is not an article (a home page, a list).
 MIN_ARTICLE_WORDS = 40
@@ -20,19 +20,22 @@ def _is_url(value: str) -> bool:
     return urlsplit(value).scheme in ("http", "https")
 
 
-def _fetch(url: str) -> tuple[bytes, str, str | None]:
+def _fetch(url: str, allowed_networks: str) -> tuple[bytes, str, str | None]:
     """Fetch one page through the project's fetcher (same limits and address guard)."""
     from aggregator.fetch import fetch_page_once  # imported lazily: only the URL form needs it
 
-    result = asyncio.run(fetch_page_once(url))
-    if result.body is None:
-        raise ExtractionError(f"{url}: {result.error or 'no page body'}")
+    result = asyncio.run(fetch_page_once(url, allowed_networks=allowed_networks))
+    if result.outcome is not FetchOutcome.OK or result.body is None:
+        raise FetchError(url, result.error or f"fetch ended with {result.outcome.value}")
     return result.body, result.final_url or url, result.content_type
 
 
-def _read(source: str, base_url: str | None) -> tuple[bytes, str | None, str | None]:
+def _read(
+    ctx: click.Context, source: str, base_url: str | None
+) -> tuple[bytes, str | None, str | None]:
     if _is_url(source):
-        body, final_url, content_type = _fetch(source)
+        allowed = ctx.obj.settings.allowed_networks if ctx.obj is not None else ""
+        body, final_url, content_type = _fetch(source, allowed)
         return body, base_url or final_url, content_type
     path = Path(source)
     try:
@@ -63,7 +66,7 @@ def _print_text(article: ExtractedArticle) -> None:
     "--rules",
     "rules_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Extra site rules (TOML) over the shipped ones.",
+    help="Extra site rules (TOML) over the shipped ones [default: the site_rules_file setting].",
 )
 @click.option(
     "--min-words",
@@ -71,14 +74,22 @@ def _print_text(article: ExtractedArticle) -> None:
     show_default=True,
     help="Fewer words than this: not an article (exit 1).",
 )
+@click.pass_context
 def extract_command(
-    source: str, base_url: str | None, as_json: bool, rules_path: Path | None, min_words: int
+    ctx: click.Context,
+    source: str,
+    base_url: str | None,
+    as_json: bool,
+    rules_path: Path | None,
+    min_words: int,
 ) -> None:
     """Extract the article of one page (a file or an http(s) URL)."""
     from aggregator.extract import extract
     from aggregator.extract.decode import charset_from_content_type
 
-    data, url, content_type = _read(source, base_url)
+    data, url, content_type = _read(ctx, source, base_url)
+    if rules_path is None and ctx.obj is not None and ctx.obj.settings.site_rules_file:
+        rules_path = Path(ctx.obj.settings.site_rules_file)
     try:
         article = extract(
             data,
