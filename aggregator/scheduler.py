@@ -25,11 +25,23 @@ class Scheduler:
         self.pipeline = pipeline
         self.settings = pipeline.settings
         self._scheduler = AsyncIOScheduler(timezone="UTC")
-        self._tick_task: asyncio.Task[None] | None = None
+        self._busy = 0  # jobs running now; shutdown waits for them
+        self._idle = asyncio.Event()
+        self._idle.set()
         self.consecutive_db_failures = 0
 
     async def tick(self) -> None:
         """Record liveness, refresh backlog metrics, poll the due feeds."""
+        self._busy += 1
+        self._idle.clear()
+        try:
+            await self._tick()
+        finally:
+            self._busy -= 1
+            if not self._busy:
+                self._idle.set()
+
+    async def _tick(self) -> None:
         pipeline = self.pipeline
         if pipeline.stopping:
             return
@@ -64,6 +76,16 @@ class Scheduler:
             )
 
     async def maintenance(self) -> None:
+        self._busy += 1
+        self._idle.clear()
+        try:
+            await self._maintenance()
+        finally:
+            self._busy -= 1
+            if not self._busy:
+                self._idle.set()
+
+    async def _maintenance(self) -> None:
         pipeline = self.pipeline
         now = pipeline.clock()
         try:
@@ -110,21 +132,13 @@ class Scheduler:
         """Stop claiming, let feeds in flight finish (up to ``grace_s``), release leases."""
         self.pipeline.stop()
         if self._scheduler.running:
+            self._scheduler.pause()  # no new jobs; the running ones go on
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout=grace_s)
+        except TimeoutError:
+            log.warning("shutting down with work still in flight after %.0f s", grace_s)
+        if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
-        # Give in-flight work the grace period; whatever is left keeps its lease until expiry
-        # unless we release it below.
-        deadline = asyncio.get_running_loop().time() + grace_s
-        current = asyncio.current_task()
-        while asyncio.get_running_loop().time() < deadline:
-            busy = [
-                t
-                for t in asyncio.all_tasks()
-                if t is not current
-                and t.get_coro().__qualname__.startswith(("Scheduler.tick", "Pipeline."))  # type: ignore[union-attr]
-            ]
-            if not busy:
-                break
-            await asyncio.sleep(0.1)
         try:
             await storage.release_all_leases(self.pipeline.db, self.pipeline.worker_id)
         except Exception:
