@@ -7,6 +7,7 @@ checked with tracemalloc around the fetch.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import tracemalloc
 from collections.abc import AsyncIterator
@@ -356,3 +357,32 @@ async def test_numeric_host_spellings_never_connect(
     assert result.outcome is FetchOutcome.ERROR
     assert result.error_kind is ErrorKind.BAD_URL
     assert fixture_site.hits("/feed") == 0
+
+
+async def test_a_server_that_never_accepts_hits_the_connect_timeout() -> None:
+    # A listening socket with a full accept queue: Linux drops further SYNs, so the
+    # connection attempt hangs exactly like a firewalled host.
+    server = socket.socket()
+    fillers: list[socket.socket] = []
+    try:
+        server.bind(("127.0.0.1", 0))
+        server.listen(0)
+        port = server.getsockname()[1]
+        for _ in range(3):
+            filler = socket.socket()
+            filler.setblocking(False)
+            fillers.append(filler)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect(("127.0.0.1", port))
+        await asyncio.sleep(0.05)
+        config = FetcherConfig(connect_timeout_s=0.3, total_timeout_s=3).with_allowed_networks(
+            FIXTURE_ALLOWED_NETWORKS
+        )
+        async with Fetcher(config) as fetcher:
+            result = await fetcher.fetch_feed(FetchRequest(url=f"http://127.0.0.1:{port}/feed"))
+        assert result.error_kind is ErrorKind.TIMEOUT
+        assert result.error == f"timed out after 0.3 s connecting to 127.0.0.1:{port}"
+    finally:
+        for filler in fillers:
+            filler.close()
+        server.close()
