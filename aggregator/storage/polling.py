@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aggregator.storage._common import chunks, clean_text, dialect_insert
@@ -92,17 +92,20 @@ async def _insert_new(
         }
         for data in unique
     ]
+    # ON CONFLICT DO NOTHING: a concurrent writer (or a lease taken over after expiry)
+    # that stored the same entry first wins; we never create a second row. Executed as
+    # "executemany", SQLAlchemy batches the rows into cached multi-row INSERTs.
+    statement = (
+        dialect_insert(db, entries_table)
+        .on_conflict_do_nothing(index_elements=["feed_id", "identity"])
+        .returning(entries_table.c.id)
+    )
     ids: list[int] = []
     for part in chunks(rows):
-        # ON CONFLICT DO NOTHING: a concurrent writer (or a lease taken over after expiry)
-        # that stored the same entry first wins; we never create a second row.
-        statement = (
-            dialect_insert(db, entries_table)
-            .values(list(part))
-            .on_conflict_do_nothing(index_elements=["feed_id", "identity"])
-            .returning(entries_table.c.id)
-        )
-        ids.extend((await conn.execute(statement)).scalars())
+        if len(part) == 1:  # a single row is not an executemany; keep one code path
+            ids.extend((await conn.execute(statement.values(part[0]))).scalars())
+        else:
+            ids.extend((await conn.execute(statement, list(part))).scalars())
     return sorted(ids)
 
 
@@ -201,12 +204,11 @@ async def apply_poll(
             if moved_to is not None:
                 values["url"] = moved_to
                 values["redirect_url"] = None
+        # Release the lease in the same statement, only if this worker still holds it.
+        still_ours = feeds_table.c.lease_owner == owner
+        values["lease_owner"] = case((still_ours, None), else_=feeds_table.c.lease_owner)
+        values["lease_expires_at"] = case((still_ours, None), else_=feeds_table.c.lease_expires_at)
         await conn.execute(feeds_table.update().where(feeds_table.c.id == feed_id).values(**values))
-        await conn.execute(
-            feeds_table.update()
-            .where(feeds_table.c.id == feed_id, feeds_table.c.lease_owner == owner)
-            .values(lease_owner=None, lease_expires_at=None)
-        )
         await conn.execute(
             fetch_log_table.insert().values(
                 feed_id=feed_id,
