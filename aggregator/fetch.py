@@ -530,6 +530,7 @@ class Fetcher:
         current = url
         for _hop in range(config.max_redirects + 1):
             progress.url = current
+            progress.status, progress.headers = None, {}  # a failed hop reports its own
             host = self._check(current)
             assert self._global is not None
             async with self._hosts.hold(host), self._global:
@@ -577,9 +578,14 @@ class Fetcher:
 
     @staticmethod
     def _redirect_target(current: str, location: str) -> str:
-        target = urljoin(current, location.strip())
-        parts = urlsplit(target)
-        return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", parts.query, ""))
+        try:
+            target = urljoin(current, location.strip())
+            parts = urlsplit(target)
+            return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", parts.query, ""))
+        except ValueError as exc:
+            raise _Failure(
+                ErrorKind.BAD_URL, f"{current} redirects to an invalid URL {location!r}: {exc}"
+            ) from exc
 
     async def _request(self, url: str, headers: dict[str, str], progress: _Progress) -> _Response:
         assert self._session is not None

@@ -263,6 +263,28 @@ async def test_redirect_to_a_non_http_scheme_is_refused(
         assert result.error is not None and "only http:// and https://" in result.error
 
 
+async def test_redirect_to_an_invalid_url_is_a_bad_url(
+    fixture_site: FixtureSite, fetcher: Fetcher
+) -> None:
+    fixture_site.add_redirect("/bad", "http://[not-an-ip/feed", 302)
+    result = await fetcher.fetch_feed(FetchRequest(url=fixture_site.url("/bad")))
+    assert result.error_kind is ErrorKind.BAD_URL
+    assert result.error is not None and "redirects to an invalid URL" in result.error
+
+
+async def test_failed_hop_after_a_redirect_reports_no_stale_status(
+    fixture_site: FixtureSite, fetcher: Fetcher
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    fixture_site.add_redirect("/away", f"http://127.0.0.1:{port}/feed", 302)
+    result = await fetcher.fetch_feed(FetchRequest(url=fixture_site.url("/away")))
+    assert result.error_kind is ErrorKind.CONNECT
+    assert result.status is None
+    assert result.final_url == f"http://127.0.0.1:{port}/feed"
+
+
 async def test_redirect_without_location_is_an_http_error(
     fixture_site: FixtureSite, fetcher: Fetcher
 ) -> None:
