@@ -39,6 +39,11 @@ MAX_FOLDER_DEPTH: Final = 50
 MAX_ELEMENT_DEPTH: Final = MAX_FOLDER_DEPTH + 10
 
 CATEGORY_SEPARATOR: Final = " / "
+# What storage's columns hold (feeds.url/site_url String(2048), category String(512)); longer
+# values would make PostgreSQL refuse the whole all-or-nothing import.
+MAX_URL_CHARS: Final = 2048
+MAX_CATEGORY_CHARS: Final = 512
+MAX_TITLE_CHARS: Final = 1024
 
 # storage's normalize_url would quote inner spaces; in a feed URL they are a typo or a trick.
 _URL_FORBIDDEN = re.compile(r"[\s\x00-\x1f\x7f]")
@@ -70,6 +75,8 @@ class OpmlDocument:
     skipped: list[str] = field(default_factory=list)  # "line N: reason", in document order
     title: str | None = None
     version: str | None = None
+    # Feeds imported with a value dropped or shortened: "line N: what", in document order.
+    warnings: list[str] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------
@@ -198,6 +205,49 @@ def _attribute_category(value: str | None) -> list[str]:
     return [segment.strip() for segment in first.split("/") if segment.strip()]
 
 
+def _site_url(value: str | None) -> tuple[str | None, str | None]:
+    """(site URL, None), or (None, why it was dropped): it becomes a link in the web view."""
+    url = _clean(value)
+    if url is None:
+        return None, None
+    key, problem = _url_key(url)
+    if key is None:
+        return None, f"htmlUrl {url[:200]!r} dropped ({problem})"
+    if len(url) > MAX_URL_CHARS:
+        return None, f"htmlUrl dropped (longer than {MAX_URL_CHARS} characters)"
+    return url, None
+
+
+def _feed(outline: _Element, url: str, folders: list[str], warnings: list[str]) -> OpmlFeed:
+    attributes = outline.attributes
+    text = _clean(attributes.get("text"))
+    # A text that merely repeats the URL (what we write for untitled feeds) is not a title.
+    title = _clean(attributes.get("title")) or (text if text != url else None)
+    if title is not None and len(title) > MAX_TITLE_CHARS:
+        warnings.append(f"line {outline.line}: title shortened to {MAX_TITLE_CHARS} characters")
+        title = title[:MAX_TITLE_CHARS].rstrip()
+    site_url, problem = _site_url(attributes.get("htmlurl"))
+    if problem is not None:
+        warnings.append(f"line {outline.line}: {problem}")
+    path = folders or _attribute_category(attributes.get("category"))
+    category = CATEGORY_SEPARATOR.join(path) or None
+    if category is not None and len(category) > MAX_CATEGORY_CHARS:
+        # Keep the outer folders that fit: they name the category best.
+        kept: list[str] = []
+        for segment in path:
+            if len(CATEGORY_SEPARATOR.join([*kept, segment])) > MAX_CATEGORY_CHARS:
+                break
+            kept.append(segment)
+        if not kept:
+            kept = [path[0][:MAX_CATEGORY_CHARS].rstrip()]
+        category = CATEGORY_SEPARATOR.join(kept)
+        warnings.append(
+            f"line {outline.line}: category shortened to {len(kept)} of {len(path)} folder "
+            f"names (over {MAX_CATEGORY_CHARS} characters)"
+        )
+    return OpmlFeed(url=url, title=title, site_url=site_url, category=category)
+
+
 def _describe(outline: _Element) -> str:
     name = _clean(outline.attributes.get("title")) or _clean(outline.attributes.get("text"))
     return f"outline {name!r}" if name else "outline"
@@ -227,6 +277,7 @@ def parse_opml(data: bytes) -> OpmlDocument:
 
     feeds: list[OpmlFeed] = []
     skipped: list[str] = []
+    warnings: list[str] = []
     seen: dict[str, int] = {}  # URL key -> line of first occurrence
 
     def visit(outline: _Element, folders: list[str]) -> None:
@@ -246,6 +297,8 @@ def parse_opml(data: bytes) -> OpmlDocument:
         url = raw_url.strip()
         # The same normalisation storage uses, so "duplicate" means the same thing there.
         key, problem = _url_key(url)
+        if key is not None and len(key) > MAX_URL_CHARS:
+            key, problem = None, f"longer than {MAX_URL_CHARS} characters"
         if key is None:
             skipped.append(f"line {outline.line}: invalid feed URL {url!r} ({problem}); skipped")
         else:
@@ -255,18 +308,7 @@ def parse_opml(data: bytes) -> OpmlDocument:
                 )
             else:
                 seen[key] = outline.line
-                path = folders or _attribute_category(attributes.get("category"))
-                text = _clean(attributes.get("text"))
-                feeds.append(
-                    OpmlFeed(
-                        url=url,
-                        # A text that merely repeats the URL (what we write for untitled
-                        # feeds) is not a title.
-                        title=_clean(attributes.get("title")) or (text if text != url else None),
-                        site_url=_clean(attributes.get("htmlurl")),
-                        category=CATEGORY_SEPARATOR.join(path) or None,
-                    )
-                )
+                feeds.append(_feed(outline, url, folders, warnings))
         # A feed outline with children is unusual; its children belong to the same folder.
         for child in outlines:
             visit(child, folders)
@@ -275,7 +317,11 @@ def parse_opml(data: bytes) -> OpmlDocument:
         if child.name == "outline":
             visit(child, [])
     return OpmlDocument(
-        feeds=feeds, skipped=skipped, title=title, version=root.attributes.get("version")
+        feeds=feeds,
+        skipped=skipped,
+        title=title,
+        version=root.attributes.get("version"),
+        warnings=warnings,
     )
 
 

@@ -562,3 +562,33 @@ def test_every_accepted_url_is_one_storage_accepts(raw: str) -> None:
     # add_feeds is all-or-nothing on invalid URLs, so the reader must never pass one through.
     for item in parse_opml(write_opml([OpmlFeed(raw)], "t", NOW)).feeds:
         normalize_url(item.url)
+
+
+def test_values_storage_cannot_hold_are_skipped_shortened_or_dropped() -> None:
+    long_url = "https://long.example/" + "a" * 2100
+    document = parse_opml(
+        opml(
+            f"""<outline text="too long" xmlUrl="{long_url}"/>
+<outline title="{"T" * 5000}" xmlUrl="https://t.example/rss"/>
+<outline text="js" xmlUrl="https://j.example/rss" htmlUrl="javascript:alert(document.cookie)"/>
+<outline text="relative" xmlUrl="https://r.example/rss" htmlUrl="/home"/>
+{"".join(f'<outline text="{"folder" * 20} {i}">' for i in range(10))}<outline text="deep" xmlUrl="https://d.example/rss"/>{"</outline>" * 10}"""
+        )
+    )
+    assert document.skipped == [
+        f"line 3: invalid feed URL {long_url!r} (longer than 2048 characters); skipped"
+    ]
+    titled, scripted, relative, deep = document.feeds
+    assert titled.title == "T" * 1024
+    # A site URL becomes a link in the web view: only http(s) is kept.
+    assert scripted.site_url is None and relative.site_url is None
+    assert deep.category is not None and len(deep.category) <= 512
+    assert deep.category.startswith(f"{'folder' * 20} 0 / {'folder' * 20} 1")
+    assert document.warnings == [
+        "line 4: title shortened to 1024 characters",
+        "line 5: htmlUrl 'javascript:alert(document.cookie)' dropped (only http:// and https:// "
+        "URLs can be fetched, this is a javascript: URL)",
+        "line 6: htmlUrl '/home' dropped (only http:// and https:// URLs can be fetched, "
+        "this is a URL without http:// or https://)",
+        "line 7: category shortened to 4 of 10 folder names (over 512 characters)",
+    ]
