@@ -166,7 +166,10 @@ def clamp_date(value: datetime | None, now: datetime) -> datetime | None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    value = value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 pushed past datetime's range by the offset
+        return None if value.year < 1970 else now
     if value < EARLIEST_DATE:
         return None
     if value > now + FUTURE_TOLERANCE:

@@ -453,3 +453,26 @@ def test_utf16_bytes_with_a_single_byte_charset_header() -> None:
     body = rss(item(guid="g", title="Привет")).replace("utf-8", "utf-16").encode("utf-16")
     feed = parse_feed(body, FEED_URL, content_type="text/xml; charset=iso-8859-1", now=NOW)
     assert feed.entries[0].title == "Привет"
+
+
+@pytest.mark.parametrize(
+    ("date_published", "expected"),
+    [
+        ("2024-05-12T10:00:00-05:00", datetime(2024, 5, 12, 15, 0, tzinfo=UTC)),
+        ("2024-05-12T10:00:00Z", datetime(2024, 5, 12, 10, 0, tzinfo=UTC)),
+        ("2024-05-12 10:00:00", datetime(2024, 5, 12, 10, 0, tzinfo=UTC)),  # naive: UTC
+        ("Sun, 12 May 2024 10:00:00 GMT", datetime(2024, 5, 12, 10, 0, tzinfo=UTC)),
+        ("0001-01-01T00:00:00+05:00", None),  # offset overflows datetime's range
+        ("9999-12-31T23:00:00-05:00", NOW),
+        ("9999-12-31T23:59:59Z", NOW),
+        ("1969-12-31T23:59:59Z", None),
+        ("not a date", None),
+        (12345, None),
+    ],
+)
+def test_json_feed_dates(date_published: object, expected: datetime | None) -> None:
+    doc = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "items": [{"id": "a", "content_text": "x", "date_published": date_published}],
+    }
+    assert parse(json.dumps(doc)).entries[0].published_at == expected

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -123,3 +123,36 @@ def test_json_feed_with_arbitrary_values(value: object) -> None:
 
     document = {"version": "https://jsonfeed.org/version/1.1", "items": [value, {"id": value}]}
     check(json.dumps(document).encode())
+
+
+DATE_TEXT = st.one_of(
+    st.text(max_size=40),
+    st.builds(
+        lambda moment, offset: moment.replace(tzinfo=timezone(offset)).isoformat(),
+        st.datetimes(),
+        st.timedeltas(min_value=timedelta(hours=-23), max_value=timedelta(hours=23)).map(
+            lambda delta: timedelta(minutes=delta // timedelta(minutes=1))
+        ),
+    ),
+)
+
+
+@FUZZ
+@given(DATE_TEXT)
+def test_any_date_string(date_text: str) -> None:
+    import json
+    from xml.sax.saxutils import escape
+
+    document = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "items": [{"id": "a", "content_text": "x", "date_published": date_text}],
+    }
+    check(json.dumps(document).encode())
+    check(
+        (
+            '<rss version="2.0"><channel><item><link>https://s.example/</link>'
+            f"<pubDate>{escape(date_text)}</pubDate><dc:date xmlns:dc="
+            f'"http://purl.org/dc/elements/1.1/">{escape(date_text)}</dc:date>'
+            "</item></channel></rss>"
+        ).encode("utf-8", "replace")
+    )
