@@ -24,6 +24,7 @@ from aggregator.extract.decode import charset_from_content_type, decode_html
 from aggregator.extract.engine import postprocess_body
 from aggregator.extract.enrich import enrich, index_source
 from aggregator.extract.metadata import PageMetadata
+from aggregator.extract.text import count_words, html_to_paragraphs, join_paragraphs
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extract"
 NEWS_URL = "https://news.example.com/local/harbour-reopens"
@@ -384,3 +385,18 @@ def test_curator_rules_file_is_reread_when_it_changes(tmp_path: Path) -> None:
     os.utime(rules_file, ns=(1_000_000_000, 1_000_000_000))  # a distinct modification time
     second = load_site_rules(rules_file).for_url("https://townnews.example/")
     assert second is not None and second.take == (".story",)
+
+
+def test_plain_text_of_article_html() -> None:
+    html = (
+        "<p>A paragraph written\nover two source lines.</p>"
+        "<h2>A heading</h2><p>Line one<br>line two</p>"
+        "<ul><li>first item</li><li>second <b>item</b></li></ul>"
+        "<pre>code line 1\ncode line 2</pre>"
+        "<table><tr><td>cell a</td><td>cell b</td></tr></table>"
+    )
+    assert join_paragraphs(html_to_paragraphs(html)) == (
+        "A paragraph written over two source lines.\n\nA heading\n\nLine one\nline two\n\n"
+        "- first item\n- second item\n\ncode line 1\ncode line 2\n\ncell a cell b"
+    )
+    assert count_words("Hello, world: 06:40 東京都") == 7  # 2 words, 2 digit runs, 3 characters

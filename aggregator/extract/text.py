@@ -48,26 +48,32 @@ class _Paragraphs:
         self.prefix = prefix
 
 
-def _walk(element: HtmlElement, out: _Paragraphs) -> None:
+def _flow(text: str | None, preformatted: bool) -> str | None:
+    """Source line breaks are spaces in HTML, except inside <pre>."""
+    if not text or preformatted:
+        return text
+    return text.replace("\n", " ")
+
+
+def _walk(element: HtmlElement, out: _Paragraphs, preformatted: bool = False) -> None:
     tag = element.tag if isinstance(element.tag, str) else ""
     if tag in ("script", "style", "template"):
-        out.add(element.tail)
+        out.add(_flow(element.tail, preformatted))
         return
     block = tag in BLOCK_TAGS
     if block:
         out.close("- " if tag == "li" else "")
     elif tag == "br":
         out.line_break()
-    elif tag == "img":
-        pass
-    out.add(element.text)
+    inner_preformatted = preformatted or tag == "pre"
+    out.add(_flow(element.text, inner_preformatted))
     for child in element:
-        _walk(child, out)
+        _walk(child, out, inner_preformatted)
     if block:
         out.close()
     elif tag in ("td", "th"):
         out.add(" ")
-    out.add(element.tail)
+    out.add(_flow(element.tail, preformatted))
 
 
 def paragraphs(root: HtmlElement) -> list[str]:
