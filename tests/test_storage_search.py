@@ -83,9 +83,27 @@ async def test_search_finds_titles_and_article_text(db: Database) -> None:
     assert await storage.search_entries(db, "nonexistentword") == []
     # paging
     assert len(await storage.search_entries(db, "sanctions", limit=1, offset=1)) == 1
-    # a deleted article leaves only the title searchable; a changed title is found
-    await storage.prune_entries(db, NOW)  # nothing is older than NOW: no effect
-    assert len(await storage.search_entries(db, "sanctions")) == 2
+
+
+async def test_search_follows_changed_titles_and_articles(db: Database) -> None:
+    ids = await _seed(db)
+    feed_id = (await storage.get_entry(db, ids["two"])).feed_id
+    await storage.apply_poll(
+        db,
+        feed_id=feed_id,
+        owner="w",
+        update=ok_update(),
+        plan=EntryPlan(updated=(entry_data("two", title="Tehran weather", content_hash="h2"),)),
+        log=ok_log(feed_id),
+        now=NOW,
+    )
+    assert [h.entry.id for h in await storage.search_entries(db, "tehran")] == [ids["two"]]
+    assert await storage.search_entries(db, "report") == []
+    await storage.save_article(
+        db, Article(entry_id=ids["three"], status=ArticleStatus.OK, text="Shipping rates fell.")
+    )
+    assert await storage.search_entries(db, "treasury") == []
+    assert [h.entry.id for h in await storage.search_entries(db, "shipping")] == [ids["three"]]
 
 
 async def test_search_survives_hostile_strings(db: Database) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import Integer, Select, func, literal_column, select, text
+from sqlalchemy import Select, Subquery, func, literal_column, select, text
 
 from aggregator.sanitize import html_to_text
 from aggregator.storage.database import Database
@@ -21,17 +21,11 @@ SNIPPET_CHARS = 300
 MAX_QUERY_CHARS = 500
 _WORD = re.compile(r"\w+", re.UNICODE)
 
-_POSTGRESQL_HITS = text(
-    """
-    SELECT e.id AS entry_id FROM entries e
-    WHERE to_tsvector('english'::regconfig, coalesce(e.title, ''))
-          @@ websearch_to_tsquery('english'::regconfig, :query)
-    UNION
-    SELECT a.entry_id FROM articles a
-    WHERE to_tsvector('english'::regconfig, coalesce(a.title, '') || ' ' || coalesce(a.text, ''))
-          @@ websearch_to_tsquery('english'::regconfig, :query)
-    """
-).columns(entry_id=Integer)
+# entries.search_vector (PostgreSQL only, kept by triggers: migration 0002) holds the
+# entry title and the article's title and text.
+_POSTGRESQL_MATCH = text(
+    "entries.search_vector @@ websearch_to_tsquery('english'::regconfig, :query)"
+)
 
 
 def fts5_query(query: str) -> str | None:
@@ -65,7 +59,7 @@ async def search_entries(
         match = fts5_query(query)
         if match is None:
             return []
-        hits = (
+        hits: Subquery | None = (
             select(literal_column("rowid").label("entry_id"))
             .select_from(text("search_fts"))
             .where(literal_column("search_fts").op("MATCH")(match))
@@ -73,12 +67,15 @@ async def search_entries(
         )
         params: dict[str, Any] = {}
     else:
-        hits = _POSTGRESQL_HITS.subquery()
+        hits = None
         params = {"query": query}
+    statement = _base_query()
+    if hits is None:
+        statement = statement.where(_POSTGRESQL_MATCH)
+    else:
+        statement = statement.join(hits, hits.c.entry_id == entries_table.c.id)
     statement = (
-        _base_query()
-        .join(hits, hits.c.entry_id == entries_table.c.id)
-        .order_by(entries_table.c.published_at.desc(), entries_table.c.id.desc())
+        statement.order_by(entries_table.c.published_at.desc(), entries_table.c.id.desc())
         .limit(limit)
         .offset(offset)
     )
