@@ -92,6 +92,10 @@ class _Element:
     text: list[str] = field(default_factory=list)
 
 
+_KEPT_ELEMENTS: Final = frozenset({"head", "title", "body", "outline"})
+_IGNORED: Final = _Element(name="", attributes={}, line=0)  # stands in for skipped subtrees
+
+
 class _TreeBuilder:
     """Builds a minimal tree from expat events, refusing DTDs and enforcing bounds."""
 
@@ -134,13 +138,19 @@ class _TreeBuilder:
                 raise OPMLError(
                     f"more than {MAX_OUTLINES} outlines; split the file", line=self._line()
                 )
+        parent = self._stack[-1] if self._stack else None
+        if parent is not None and (parent is _IGNORED or lowered not in _KEPT_ELEMENTS):
+            # Elements the reader never looks at are not kept: millions of tiny ones fit in
+            # the size limit and would otherwise cost gigabytes.
+            self._stack.append(_IGNORED)
+            return
         element = _Element(
             name=lowered,
             attributes={key.lower(): value for key, value in attributes.items()},
             line=self._line(),
         )
-        if self._stack:
-            self._stack[-1].children.append(element)
+        if parent is not None:
+            parent.children.append(element)
         else:
             self.root = element
         self._stack.append(element)
@@ -173,6 +183,10 @@ def _build_tree(data: bytes) -> _Element:
     except expat.ExpatError as exc:
         reason = expat.ErrorString(exc.code) if exc.code else str(exc)
         raise OPMLError(f"not well-formed XML: {reason}", line=exc.lineno) from exc
+    except (LookupError, UnicodeError) as exc:  # an encoding Python cannot decode
+        raise OPMLError(
+            f"unreadable character encoding ({exc})", line=int(parser.CurrentLineNumber)
+        ) from exc
     except RecursionError as exc:  # pragma: no cover - the depth bound stops us first
         raise OPMLError("document nested too deeply") from exc
     if builder.root is None:
@@ -273,7 +287,7 @@ def parse_opml(data: bytes) -> OpmlDocument:
     if head is not None:
         title_element = next((c for c in head.children if c.name == "title"), None)
         if title_element is not None:
-            title = _clean("".join(title_element.text))
+            title = _clean("".join(title_element.text)[:MAX_TITLE_CHARS])
 
     feeds: list[OpmlFeed] = []
     skipped: list[str] = []

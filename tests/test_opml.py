@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -592,3 +593,29 @@ def test_values_storage_cannot_hold_are_skipped_shortened_or_dropped() -> None:
         "this is a URL without http:// or https://)",
         "line 7: category shortened to 4 of 10 folder names (over 512 characters)",
     ]
+
+
+def test_millions_of_unused_elements_are_not_kept() -> None:
+    # 4 bytes each: within the size limit, but a memory bomb if every one became a node.
+    data = opml("<x/>" * 500_000 + '<outline text="a" xmlUrl="https://a.example/"/>')
+    tracemalloc.start()
+    try:
+        document = parse_opml(data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [feed.url for feed in document.feeds] == ["https://a.example/"]
+    assert peak < 30 * 1024 * 1024  # kept as nodes, they take well over 100 MB
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (b'<?xml version="1.0" encoding="x-no-such-encoding"?><opml><body/></opml>', "encoding"),
+        (b"\x1f\x8b\x08\x00compressed", "not well-formed"),
+        ('<?xml version="1.0" encoding="UTF-8"?><opml><body/></opml>'.encode("utf-16"), "encoding"),
+    ],
+)
+def test_unreadable_encodings_and_binary_files_are_refused(data: bytes, words: str) -> None:
+    with pytest.raises(OPMLError, match=words):
+        parse_opml(data)
