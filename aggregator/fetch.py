@@ -707,12 +707,23 @@ class Fetcher:
             outcome=FetchOutcome.ERROR,
             status=status,
             error_kind=kind,
-            error=message,
+            error=_one_line(message),
             permanent_redirect=progress.permanent_redirect,
             bytes_read=progress.bytes_read,
             content_type=progress.headers.get("Content-Type"),
             duration_s=time.perf_counter() - progress.started,
         )
+
+
+_MAX_MESSAGE_CHARS = 300
+
+
+def _one_line(message: str) -> str:
+    """Messages are stored and shown per feed: one line, bounded (server text can be huge)."""
+    line = " ".join(message.split())
+    if len(line) > _MAX_MESSAGE_CHARS:
+        line = line[: _MAX_MESSAGE_CHARS - 1] + "…"
+    return line
 
 
 def _reason(status: int) -> str:

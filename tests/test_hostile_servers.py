@@ -386,3 +386,26 @@ async def test_a_server_that_never_accepts_hits_the_connect_timeout() -> None:
         for filler in fillers:
             filler.close()
         server.close()
+
+
+async def test_header_bombs_are_refused_with_a_short_message(
+    fixture_site: FixtureSite, fetcher: Fetcher
+) -> None:
+    async def huge_header(request: web.Request) -> web.StreamResponse:
+        return web.Response(body=FEED, headers={"X-Padding": "a" * 100_000})
+
+    async def many_headers(request: web.Request) -> web.StreamResponse:
+        response = web.Response(body=FEED)
+        for index in range(20_000):
+            response.headers.add(f"X-Header-{index}", "v")
+        return response
+
+    fixture_site.add_handler("/huge-header", huge_header)
+    fixture_site.add_handler("/many-headers", many_headers)
+    for path in ("/huge-header", "/many-headers"):
+        result = await fetcher.fetch_feed(FetchRequest(url=fixture_site.url(path)))
+        assert result.outcome is FetchOutcome.ERROR
+        assert result.error_kind is ErrorKind.HTTP
+        assert result.error is not None
+        assert result.error.startswith("invalid HTTP response from 127.0.0.1:")
+        assert len(result.error) <= 300 and "\n" not in result.error
