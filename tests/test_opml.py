@@ -619,3 +619,68 @@ def test_millions_of_unused_elements_are_not_kept() -> None:
 def test_unreadable_encodings_and_binary_files_are_refused(data: bytes, words: str) -> None:
     with pytest.raises(OPMLError, match=words):
         parse_opml(data)
+
+
+XML_TOKENS = [
+    '<?xml version="1.0" encoding="',
+    "utf-8",
+    "UTF-16",
+    "latin-1",
+    "x-unknown",
+    "cp1252",
+    '"?>',
+    "<opml>",
+    '<opml version="2.0">',
+    "</opml>",
+    "<head>",
+    "<title>",
+    "</title>",
+    "</head>",
+    "<body>",
+    "</body>",
+    "<outline ",
+    'text="',
+    'xmlUrl="',
+    'XMLURL="',
+    'htmlUrl="',
+    'category="',
+    "https://a.example/",
+    "javascript:x",
+    "/",
+    '"',
+    ">",
+    "/>",
+    "</outline>",
+    "<!DOCTYPE opml>",
+    '<!ENTITY e "x">',
+    "&amp;",
+    "&e;",
+    "&#0;",
+    "&#x110000;",
+    "&#233;",
+    "<![CDATA[",
+    "]]>",
+    "<!--",
+    "-->",
+    "<?pi x?>",
+    "\n",
+    "\x00",
+    "\ufeff",
+    "é",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sampled_from(XML_TOKENS), max_size=40).map("".join),
+    st.sampled_from(["utf-8", "utf-16", "latin-1"]),
+)
+def test_fuzz_xml_like_documents_give_a_document_or_opml_error(text: str, encoding: str) -> None:
+    data = text.encode(encoding, errors="replace")
+    try:
+        document = parse_opml(data)
+    except OPMLError as exc:
+        assert str(exc)
+    else:
+        for item in document.feeds:
+            normalize_url(item.url)
