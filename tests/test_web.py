@@ -49,7 +49,11 @@ async def seeded(sqlite_url: str) -> AsyncIterator[tuple[Database, Seeded]]:
 @pytest.fixture
 async def client(seeded: tuple[Database, Seeded], aiohttp_client: Any) -> TestClient:
     db, _ = seeded
-    app = create_app(WebTestSettings(feed_page_size=5, feed_page_max=6), db, clock=lambda: NOW)
+    # These tests write to storage directly, as another process would; caching is off so
+    # each request sees the database as it is (tests/test_web_cache.py covers the cache).
+    app = create_app(
+        WebTestSettings(feed_page_size=5, feed_page_max=6), db, clock=lambda: NOW, cache_ttl_s=0
+    )
     result: TestClient = await aiohttp_client(app)
     return result
 

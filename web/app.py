@@ -20,13 +20,21 @@ from markupsafe import Markup
 
 from aggregator.publish import http_url, plain_text
 from aggregator.sanitize import sanitize_html
-from web.context import APP_CONTEXT, SESSION, SESSION_CHANGED, AppContext, render
+from web.cache import DEFAULT_TTL_S, RenderCache
+from web.context import (
+    APP_CONTEXT,
+    SESSION,
+    SESSION_CHANGED,
+    AppContext,
+    current_user,
+    render,
+)
 from web.security import (
     SESSION_COOKIE,
     LoginThrottle,
+    Session,
     SessionSigner,
     csrf_matches,
-    new_session,
     security_headers_middleware,
     set_session_cookie,
 )
@@ -94,41 +102,43 @@ Handler = Callable[[web.Request], Any]
 
 @web.middleware
 async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Loads the signed session (or starts an anonymous one) and checks CSRF on every POST."""
+    """Loads the signed session cookie, checks CSRF on every POST, and empties the render
+    cache after every curator action."""
     context: AppContext = request.app[APP_CONTEXT]
     raw = request.cookies.get(SESSION_COOKIE)
     session = context.signer.loads(raw) if raw else None
-    fresh = session is None
-    if session is None:
-        session = new_session()
-    request[SESSION] = session
-    request[SESSION_CHANGED] = fresh
+    if session is not None:
+        request[SESSION] = session
+    # A session that did not verify (expired, forged) is replaced if the page needs one.
     if request.method in UNSAFE_METHODS:
-        await _check_csrf(request, context)
+        await _check_csrf(request, session)
     try:
         response: web.StreamResponse = await handler(request)
     except web.HTTPException as exc:
-        _store_session(request, exc, context)
+        _after(request, exc, context)
         raise
-    _store_session(request, response, context)
+    _after(request, response, context)
     return response
 
 
-def _store_session(request: web.Request, response: web.StreamResponse, context: AppContext) -> None:
+def _after(request: web.Request, response: web.StreamResponse, context: AppContext) -> None:
+    if request.method in UNSAFE_METHODS and request.path.startswith("/curate/"):
+        # After the change is committed, so no render can cache the state before it.
+        context.cache.invalidate()
     if request.get(SESSION_CHANGED):
         set_session_cookie(
             response, context.signer, request[SESSION], secure=context.settings.secure_cookies
         )
-    if request[SESSION].signed_in and response.content_type == "text/html":
+    session = request.get(SESSION)
+    if session is not None and session.signed_in and response.content_type == "text/html":
         # Pages for a signed-in curator carry their CSRF token: never stored by any cache.
         response.headers["Cache-Control"] = "private, no-store"
 
 
-async def _check_csrf(request: web.Request, context: AppContext) -> None:
+async def _check_csrf(request: web.Request, session: Session | None) -> None:
     # Reading the form enforces the body size limit (413) before anything else happens.
     form = await request.post()
-    session = request[SESSION]
-    if not csrf_matches(session, form.get("csrf_token")):
+    if session is None or not csrf_matches(session, form.get("csrf_token")):
         raise web.HTTPForbidden(
             text="This form has expired or did not come from this site. Reload the page and try again.",
         )
@@ -144,12 +154,11 @@ def _own_origin(request: web.Request) -> str:
 @web.middleware
 async def curator_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Everything under /curate needs a signed-in curator: pages redirect, actions are refused."""
-    if request.path == "/curate" or request.path.startswith("/curate/"):
-        session = request[SESSION]
-        if not session.signed_in:
-            if request.method in ("GET", "HEAD"):
-                raise web.HTTPFound(f"/login?{_next_query(request)}")
-            raise web.HTTPForbidden(text="Sign in as a curator first.")
+    curator_path = request.path == "/curate" or request.path.startswith("/curate/")
+    if curator_path and current_user(request) is None:
+        if request.method in ("GET", "HEAD"):
+            raise web.HTTPFound(f"/login?{_next_query(request)}")
+        raise web.HTTPForbidden(text="Sign in as a curator first.")
     response: web.StreamResponse = await handler(request)
     return response
 
@@ -204,10 +213,13 @@ def create_app(
     clock: Callable[[], datetime] | None = None,
     login_throttle: LoginThrottle | None = None,
     max_request_bytes: int = MAX_REQUEST_BYTES,
+    cache_ttl_s: float = DEFAULT_TTL_S,
 ) -> web.Application:
     """Build the web view. ``db`` is an open ``aggregator.storage.Database``.
 
     ``store`` replaces the storage adapter (tests, other backends); ``clock`` the wall clock.
+    ``cache_ttl_s``: how long another process's writes (new entries from the worker) may take
+    to show in cached feeds and anonymous pages (0: no caching); see ``web.cache``.
     """
     from web import curator, feeds_view, reader
 
@@ -224,6 +236,7 @@ def create_app(
         signer=SessionSigner(secret),
         throttle=login_throttle or LoginThrottle(),
         clock=clock or (lambda: datetime.now(UTC)),
+        cache=RenderCache(cache_ttl_s),
     )
     app = web.Application(
         middlewares=[

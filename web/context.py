@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from jinja2 import Environment
+from markupsafe import Markup
 
-from web.security import LoginThrottle, Session, SessionSigner
+from web.cache import RenderCache
+from web.security import LoginThrottle, Session, SessionSigner, new_session
 from web.services import WebServices
 from web.store import WebStore
 
@@ -29,6 +31,7 @@ class AppContext:
     signer: SessionSigner
     throttle: LoginThrottle
     clock: Callable[[], datetime]
+    cache: RenderCache
 
     @property
     def base_url(self) -> str:
@@ -45,7 +48,32 @@ def app_context(request: web.Request) -> AppContext:
 
 
 def session_of(request: web.Request) -> Session:
-    return request[SESSION]
+    """The request's session, started (and its cookie set) only when something needs it."""
+    session = request.get(SESSION)
+    if session is None:
+        session = new_session()
+        replace_session(request, session)
+    return session
+
+
+def current_user(request: web.Request) -> str | None:
+    """The signed-in curator, without starting a session for anonymous readers."""
+    session = request.get(SESSION)
+    return session.user if session is not None else None
+
+
+class LazyCsrfToken:
+    """Renders as the session's CSRF token; only a page that shows a form starts a session,
+    so pages without forms stay cookie-free and cacheable."""
+
+    def __init__(self, request: web.Request) -> None:
+        self._request = request
+
+    def __str__(self) -> str:
+        return session_of(self._request).csrf
+
+    def __html__(self) -> str:
+        return str(Markup.escape(str(self)))
 
 
 def replace_session(request: web.Request, session: Session) -> None:
@@ -57,11 +85,10 @@ def render(
     request: web.Request, template: str, *, status: int = 200, **values: Any
 ) -> web.Response:
     context = app_context(request)
-    session = session_of(request)
     page = context.templates.get_template(template).render(
         request_path=request.path,
-        csrf_token=session.csrf,
-        user=session.user,
+        csrf_token=LazyCsrfToken(request),
+        user=current_user(request),
         base_url=context.base_url,
         **values,
     )

@@ -126,30 +126,39 @@ async def topic_feed(request: web.Request) -> web.StreamResponse:
     context = app_context(request)
     slug, _, extension = request.match_info["name"].rpartition(".")
     fmt = _FEED_FORMATS.get(extension)
-    topic = await context.store.get_topic(slug) if fmt and slug else None
-    if topic is None or fmt is None:
-        raise web.HTTPNotFound(
-            text="There is no such topic feed. Each topic has .atom, .rss and .json feeds:"
-        )
     settings = context.settings
     limit = int_param(
         request, "limit", default=settings.feed_page_size, low=1, high=settings.feed_page_max
     )
     assert limit is not None
     before = cursor_param(request)
-    try:
-        page = await context.store.topic_entries(topic.slug, limit=limit, before=before)
-    except ValueError:
-        raise web.HTTPBadRequest(text="before is not a cursor this site gave out") from None
     extra = {"limit": str(limit)} if "limit" in request.query else {}
-    published: PublishedFeed = render_feed(
-        fmt,
-        topic,
-        page.items,
-        base_url=context.base_url,
-        page=FeedPage(limit=limit, before=before, next_before=page.next_cursor, extra_query=extra),
-        now=context.clock(),
-    )
+
+    async def render_document() -> PublishedFeed | None:
+        topic = await context.store.get_topic(slug) if fmt and slug else None
+        if topic is None or fmt is None:
+            return None
+        try:
+            page = await context.store.topic_entries(topic.slug, limit=limit, before=before)
+        except ValueError:
+            raise web.HTTPBadRequest(text="before is not a cursor this site gave out") from None
+        return render_feed(
+            fmt,
+            topic,
+            page.items,
+            base_url=context.base_url,
+            page=FeedPage(
+                limit=limit, before=before, next_before=page.next_cursor, extra_query=extra
+            ),
+            now=context.clock(),
+        )
+
+    key = ("feed", slug, fmt, limit, before, tuple(extra.items()))
+    published: PublishedFeed | None = await context.cache.get(key, render_document)
+    if published is None:
+        raise web.HTTPNotFound(
+            text="There is no such topic feed. Each topic has .atom, .rss and .json feeds:"
+        )
     responder = request.app[FEED_RESPONDER]
     modified = responder.last_modified(
         request.path_qs, published.etag, published.last_modified, context.clock()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -11,7 +12,7 @@ from aiohttp import web
 from aggregator.publish import CONTENT_TYPES, FORMATS, plain_text
 from aggregator.sanitize import html_to_text
 from aggregator.types import MatchState, TopicMatch
-from web.context import app_context, render, session_of
+from web.context import SESSION_CHANGED, app_context, current_user, render
 from web.params import cursor_param, date_param, int_param, text_param
 from web.store import EntryFilter
 
@@ -66,7 +67,34 @@ def _short(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)[:120]
 
 
+async def cached_page(
+    request: web.Request, produce: Callable[[], Awaitable[web.Response]]
+) -> web.Response:
+    """Anonymous readers share one rendering of a page (see ``web.cache``); curators'
+    pages show their own controls and are never cached."""
+    if current_user(request) is not None:
+        return await produce()
+
+    async def rendered() -> str | None:
+        response = await produce()
+        # Only plain 200 pages without a session of their own are shareable.
+        if response.status != 200 or request.get(SESSION_CHANGED) or response.text is None:
+            return None
+        return response.text
+
+    text = await app_context(request).cache.get(("html", request.path_qs), rendered)
+    if text is None:
+        return await produce()
+    response = web.Response(text=text, content_type="text/html", charset="utf-8")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
 async def home(request: web.Request) -> web.Response:
+    return await cached_page(request, lambda: _home(request))
+
+
+async def _home(request: web.Request) -> web.Response:
     context = app_context(request)
     topics = await context.store.list_topics()
     counts = await context.store.topic_counts()
@@ -85,11 +113,15 @@ async def _require_topic(request: web.Request, slug: str) -> Any:
 
 
 async def topic_page(request: web.Request) -> web.StreamResponse:
-    name = request.match_info["name"]
-    if "." in name:
+    if "." in request.match_info["name"]:
         from web.feeds_view import topic_feed
 
         return await topic_feed(request)
+    return await cached_page(request, lambda: _topic_page(request))
+
+
+async def _topic_page(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
     context = app_context(request)
     topic = await _require_topic(request, name)
     feed_id = int_param(request, "source", default=None, low=0, high=2**31 - 1)
@@ -134,7 +166,7 @@ async def article_page(request: web.Request) -> web.Response:
         raise web.HTTPNotFound(text="There is no such article.")
     article = await context.store.get_article(entry.id)
     matches = await context.store.entry_matches(entry.id)
-    signed_in = session_of(request).signed_in
+    signed_in = current_user(request) is not None
     visible = [m for m in matches if signed_in or m.state != MatchState.HIDDEN]
     topics = await context.store.list_topics() if signed_in else []
     paragraphs = (
