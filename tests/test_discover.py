@@ -6,6 +6,8 @@ import codecs
 from collections.abc import AsyncIterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aggregator.discover import (
     ATOM,
@@ -198,3 +200,17 @@ async def test_discovery_goes_through_the_address_guard(fixture_site: FixtureSit
         with pytest.raises(FetchError, match=r"refused to connect to 127\.0\.0\.1"):
             await discover_feeds(fetcher, fixture_site.url("/feed"))
     assert fixture_site.hits("/feed") == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=2000), st.sampled_from([None, "text/html", "application/feed+json"]))
+def test_sniff_never_raises(body: bytes, content_type: str | None) -> None:
+    assert sniff_feed_type(body, content_type) in (None, RSS, ATOM, RDF, JSON_FEED)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=500))
+def test_find_feed_links_never_raises_and_returns_http_urls(text: str) -> None:
+    page = f'<html><head><link rel="alternate" type="application/rss+xml" href="{text}">{text}'
+    for found in find_feed_links(page, "https://example.org/"):
+        assert found.url.startswith(("http://", "https://"))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 
 import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
+from hypothesis import given
+from hypothesis import strategies as st
 
 from aggregator.errors import ConfigError
 from aggregator.netguard import (
@@ -239,3 +242,47 @@ async def test_resolver_with_the_real_default_resolver_refuses_localhost() -> No
             await resolver.resolve("localhost", 80, socket.AF_UNSPEC)
     finally:
         await resolver.close()
+
+
+# --- properties over the whole address space
+
+ipv4 = st.integers(min_value=0, max_value=2**32 - 1).map(ipaddress.IPv4Address)
+ipv6 = st.integers(min_value=0, max_value=2**128 - 1).map(ipaddress.IPv6Address)
+PRIVATE_V4 = [
+    ipaddress.ip_network(n)
+    for n in (
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "100.64.0.0/10",
+        "0.0.0.0/8",
+        "224.0.0.0/4",
+        "240.0.0.0/4",
+    )
+]
+
+
+@given(ipv4)
+def test_ipv4_mapped_form_is_judged_like_the_ipv4_address(address: ipaddress.IPv4Address) -> None:
+    mapped = ipaddress.IPv6Address(f"::ffff:{address}")
+    assert is_address_allowed(mapped) == is_address_allowed(address)
+
+
+@given(ipv4)
+def test_no_address_in_a_private_block_is_allowed(address: ipaddress.IPv4Address) -> None:
+    if any(address in network for network in PRIVATE_V4):
+        assert not is_address_allowed(address)
+        assert is_address_allowed(address, PRIVATE_V4)
+
+
+@given(ipv6)
+def test_allowing_everything_allows_every_ipv6_address(address: ipaddress.IPv6Address) -> None:
+    assert is_address_allowed(address, [ipaddress.ip_network("::/0")])
+
+
+@given(st.text(max_size=60))
+def test_check_url_raises_only_its_own_errors(url: str) -> None:
+    with contextlib.suppress(BadURLError, BlockedAddressError):
+        check_url(url)
