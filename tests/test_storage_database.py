@@ -1,0 +1,101 @@
+"""The Database handle: SQLite settings, URL helpers, PostgreSQL row locking for leases."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from aggregator import storage
+from aggregator.errors import ConfigError
+from aggregator.storage import Database, default_sqlite_url, sqlite_path
+from aggregator.storage.migrate import upgrade
+from aggregator.storage.models import feeds_table
+from aggregator.types import NewFeed
+from tests.storage_helpers import NOW
+
+
+async def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'new' / 'dir' / 'aggregator.sqlite3'}"
+    db = await Database.open(url)  # creates the missing parent directories
+    try:
+        await db.ping()
+        assert db.dialect == "sqlite"
+        async with db.read() as conn:
+            pragmas = {
+                name: (await conn.execute(text(f"PRAGMA {name}"))).scalar_one()
+                for name in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")
+            }
+        assert pragmas == {
+            "journal_mode": "wal",
+            "foreign_keys": 1,
+            "busy_timeout": 5000,
+            "synchronous": 1,  # NORMAL
+        }
+    finally:
+        await db.close()
+    assert (tmp_path / "new" / "dir" / "aggregator.sqlite3").is_file()
+
+
+async def test_foreign_keys_cascade_on_sqlite(sqlite_url: str) -> None:
+    db = await Database.open(sqlite_url)
+    try:
+        await upgrade(db)
+        feed = await storage.add_feed(db, NewFeed("https://a.example/feed"), now=NOW)
+        async with db.transaction() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO fetch_log (feed_id, started_at, outcome, duration_s, bytes_read,"
+                    " new_entries, updated_entries) VALUES (:f, '2026-01-01', 'ok', 0, 0, 0, 0)"
+                ),
+                {"f": feed.id},
+            )
+        await storage.remove_feed(db, feed.url)
+        async with db.read() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM fetch_log"))).scalar_one() == 0
+    finally:
+        await db.close()
+
+
+def test_url_helpers(tmp_path: Path) -> None:
+    url = default_sqlite_url(tmp_path)
+    assert url == f"sqlite+aiosqlite:///{tmp_path.resolve() / 'aggregator.sqlite3'}"
+    assert sqlite_path(url) == tmp_path.resolve() / "aggregator.sqlite3"
+    assert sqlite_path("postgresql+asyncpg://u@h/db") is None
+    assert sqlite_path("sqlite+aiosqlite:///:memory:") is None
+
+
+async def test_unsupported_database_url_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="postgresql\\+asyncpg://"):
+        await Database.open("mysql+aiomysql://u@h/db")
+
+
+async def test_claims_skip_rows_locked_by_another_postgresql_transaction(
+    postgres_url: str,
+) -> None:
+    """FOR UPDATE SKIP LOCKED: a claimer neither waits for nor takes rows another holds."""
+    setup = await Database.open(postgres_url)
+    other = await Database.open(postgres_url)
+    try:
+        await upgrade(setup)
+        feeds, _ = await storage.add_feeds(
+            setup, [NewFeed(f"https://f{n}.example/") for n in range(6)], now=NOW
+        )
+        locked_ids = [feeds[0].id, feeds[1].id]
+        async with other.transaction() as conn:
+            await conn.execute(
+                select(feeds_table.c.id).where(feeds_table.c.id.in_(locked_ids)).with_for_update()
+            )
+            # The guard only turns a hang into a failure; nothing is timed.
+            claimed = await asyncio.wait_for(
+                storage.claim_due_feeds(setup, now=NOW, limit=10, owner="w", lease_s=60),
+                timeout=30,
+            )
+        assert sorted(f.id for f in claimed) == sorted(f.id for f in feeds[2:])
+        rest = await storage.claim_due_feeds(setup, now=NOW, limit=10, owner="w2", lease_s=60)
+        assert sorted(f.id for f in rest) == sorted(locked_ids)
+    finally:
+        await other.close()
+        await setup.close()
