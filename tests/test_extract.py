@@ -10,6 +10,8 @@ from pathlib import Path
 import lxml.html
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aggregator.cli import main
 from aggregator.errors import ConfigError, ExtractionError
@@ -400,3 +402,26 @@ def test_plain_text_of_article_html() -> None:
         "- first item\n- second item\n\ncode line 1\ncode line 2\n\ncell a cell b"
     )
     assert count_words("Hello, world: 06:40 東京都") == 7  # 2 words, 2 digit runs, 3 characters
+
+
+MARKUP = st.sampled_from(
+    ["<p>", "</p>", "<div class='entry-content'>", "</div>", "<a href='/x'>", "</a>", "<br>",
+     "<h2>", "</h2>", "<ul><li>", "</li></ul>", "<img src='x.jpg'>", "<pre>", "<html>", "<body>",
+     "<blockquote class='twitter-tweet'>", "</blockquote>", "<script>", "</script>", "<title>",
+     '<script type="application/ld+json">', '{"@type": "NewsArticle", "author": [1, {"name": null}], '
+     '"datePublished": "2020-13-45", "articleBody": "x y"}', "<meta charset='bogus'>",
+     "<time datetime='garbage'>", "&amp;", "\x00", "\x1f", "\ud800", "\n"]
+)  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(MARKUP, st.text(max_size=20)), max_size=40).map("".join), st.booleans())
+def test_hostile_markup_gives_an_article_or_extraction_error(html: str, as_bytes: bool) -> None:
+    data: str | bytes = html.encode("utf-8", "surrogatepass") if as_bytes else html
+    try:
+        article = extract(data, "https://example.com/a")
+        assert "<script" not in article.html
+    except ExtractionError:
+        pass
+    assert "<script" not in extract_from_feed_content(html, "https://example.com/").html
+    feed_content_is_full_article(html, html)

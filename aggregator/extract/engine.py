@@ -20,7 +20,7 @@ from aggregator.extract.decode import decode_html
 from aggregator.extract.enrich import enrich, index_source
 from aggregator.extract.metadata import PageMetadata, best_title, clean_space, read_metadata
 from aggregator.extract.rules import SiteRule, SiteRules, load_site_rules
-from aggregator.extract.text import count_words, html_to_paragraphs, join_paragraphs
+from aggregator.extract.text import count_words, html_to_paragraphs, join_paragraphs, xml_safe
 from aggregator.sanitize import sanitize_html
 from aggregator.types import ExtractedArticle
 
@@ -350,7 +350,7 @@ def extract(
     Raises ExtractionError when the input is not an HTML document; a page without article
     text gives an ExtractedArticle with empty ``text`` and ``word_count`` 0.
     """
-    text = decode_html(html, charset) if isinstance(html, bytes) else html
+    text = xml_safe(decode_html(html, charset) if isinstance(html, bytes) else html)
     if not text.strip():
         raise ExtractionError("empty document")
     tree = _parse(text)

@@ -9,7 +9,7 @@ import lxml.html
 
 from aggregator.extract.engine import EXTRACTOR_FEED, finish_article, postprocess_body
 from aggregator.extract.metadata import PageMetadata
-from aggregator.extract.text import count_words
+from aggregator.extract.text import count_words, parse_fragment, xml_safe
 from aggregator.sanitize import html_to_text
 from aggregator.types import ExtractedArticle
 
@@ -50,7 +50,7 @@ def feed_content_is_full_article(feed_html: str | None, page_text: str | None) -
     Yes when it is long enough, does not end like an excerpt and, when the article page's
     extracted text is given, holds most of it. Without a page, only a long text qualifies.
     """
-    feed_text = html_to_text(feed_html)
+    feed_text = html_to_text(xml_safe(feed_html or ""))
     words = count_words(feed_text)
     if words < FULL_ARTICLE_MIN_WORDS or _TEASER_END_RE.search(feed_text):
         return False
@@ -65,7 +65,7 @@ def extract_from_feed_content(
     """An ExtractedArticle from a feed entry's full content (e.g. ``content:encoded``)."""
     if not html or not html.strip():
         return finish_article("", url=url, title=title, metadata=None, extractor=EXTRACTOR_FEED)
-    body = lxml.html.fragment_fromstring(html, create_parent="body")
+    body = parse_fragment(html)
     postprocess_body(body, PageMetadata(), title)
     serialized = (body.text or "") + "".join(
         lxml.html.tostring(child, encoding="unicode") for child in body

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import lxml.html
+from lxml import etree
 from lxml.html import HtmlElement
 
 # Elements that start a new paragraph in the plain text.
@@ -19,6 +20,14 @@ _SPACE_RE = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
 _CJK_OR_WORD_RE = re.compile(
     r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]|[^\W\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]+"
 )
+
+
+# Characters XML (and so lxml) refuses: C0 controls but tab/newline/CR, surrogates, non-characters.
+_NOT_XML_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    return _NOT_XML_RE.sub("", text)
 
 
 def count_words(text: str) -> int:
@@ -84,10 +93,20 @@ def paragraphs(root: HtmlElement) -> list[str]:
     return out.done
 
 
+def parse_fragment(html: str) -> HtmlElement:
+    """A <body> element holding the HTML fragment; odd markup never raises."""
+    try:
+        document = lxml.html.document_fromstring(f"<html><body>{xml_safe(html)}</body></html>")
+    except (ValueError, etree.LxmlError):
+        document = None
+    body = document.find("body") if document is not None else None
+    return body if body is not None else lxml.html.Element("body")
+
+
 def html_to_paragraphs(html: str) -> list[str]:
     if not html.strip():
         return []
-    return paragraphs(lxml.html.fragment_fromstring(html, create_parent="div"))
+    return paragraphs(parse_fragment(html))
 
 
 def join_paragraphs(parts: list[str]) -> str:
