@@ -128,10 +128,9 @@ class PreparedDocument:
     @property
     def paragraph_starts(self) -> list[int]:
         if self._paragraph_starts is None:
-            starts = [0]
-            starts.extend(
-                m.end() for m in _PARAGRAPH_BREAK.finditer(self.text) if m.end() < len(self.text)
-            )
+            starts = [0, *[m.end() for m in _PARAGRAPH_BREAK.finditer(self.text)]]
+            if len(starts) > 1 and starts[-1] >= len(self.text):
+                starts.pop()  # trailing line breaks start no paragraph
             self._paragraph_starts = starts
         return self._paragraph_starts
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from aggregator.tagging.compiler import FIELDS, CompiledRulePart, CompiledTopic, Hit
 from aggregator.tagging.document import PreparedDocument, TaggableDocument, prepare
+from aggregator.tagging.scanner import MultiScanner
 
 _WORD = re.compile(r"\w+")
 EVIDENCE_PER_PART = 3
@@ -46,14 +47,19 @@ class _Unit:
 
 
 def _scan(
-    topic: CompiledTopic, lower: str, original: str, in_title: bool, lead_end: int
+    topic: CompiledTopic,
+    spans: list[tuple[int, int]],
+    lower: str,
+    original: str,
+    in_title: bool,
+    lead_end: int,
 ) -> list[Hit]:
     # The hot loop of tagging: keep it to dictionary lookups.
     hits: list[Hit] = []
     append = hits.append
     fast = topic.fast_symbols
     case_spans = topic.case_symbols
-    for start, end in topic.scanner.spans(lower):
+    for start, end in spans:
         span_lower = lower[start:end]
         symbols = fast.get(span_lower)
         if symbols is None:
@@ -75,15 +81,17 @@ def _scope_units(doc: PreparedDocument, hits: list[Hit], scope: str) -> list[_Un
     if scope == "document":
         return [_document_unit(hits)]
     starts = doc.sentence_starts if scope == "sentence" else doc.paragraph_starts
-    units: dict[int, _Unit] = {}
+    groups: dict[int, list[Hit]] = {}
     for hit in hits:
-        index = -1 if hit.in_title else bisect_right(starts, hit.start) - 1
-        unit = units.get(index)
-        if unit is None:
-            unit = units[index] = _Unit(("title", 0) if index < 0 else (scope, index))
-        unit.hits.append(hit)
-        unit.symbols.update(hit.symbols)
-    return list(units.values())
+        groups.setdefault(-1 if hit.in_title else bisect_right(starts, hit.start), []).append(hit)
+    return [
+        _Unit(
+            ("title", 0) if index < 0 else (scope, index - 1),
+            group,
+            set().union(*[hit.symbols for hit in group]),
+        )
+        for index, group in groups.items()
+    ]
 
 
 def _document_unit(hits: list[Hit]) -> _Unit:
@@ -172,10 +180,21 @@ def _words_between(doc: PreparedDocument) -> Any:
 def match(topic: CompiledTopic, document: TaggableDocument | PreparedDocument) -> MatchResult:
     """Score one document against one topic and explain the verdict."""
     doc = prepare(document)
+    title_spans = topic.scanner.spans(doc.title_lower)
+    text_spans = topic.scanner.spans(doc.text_lower) if doc.text else []
+    return _match(topic, doc, title_spans, text_spans)
+
+
+def _match(
+    topic: CompiledTopic,
+    doc: PreparedDocument,
+    title_spans: list[tuple[int, int]],
+    text_spans: list[tuple[int, int]],
+) -> MatchResult:
     lead_end = doc.lead_end(topic.lead_sentences) if doc.text else 0
-    hits = _scan(topic, doc.title_lower, doc.title, True, 0)
-    if doc.text:
-        hits.extend(_scan(topic, doc.text_lower, doc.text, False, lead_end))
+    hits = _scan(topic, title_spans, doc.title_lower, doc.title, True, 0)
+    if text_spans:
+        hits.extend(_scan(topic, text_spans, doc.text_lower, doc.text, False, lead_end))
     score = 0.0
     fired: list[str] = []
     parts: list[dict[str, Any]] = []
@@ -242,9 +261,35 @@ def match(topic: CompiledTopic, document: TaggableDocument | PreparedDocument) -
 def match_all(
     topics: Sequence[CompiledTopic], document: TaggableDocument | PreparedDocument
 ) -> list[MatchResult]:
-    """Match every topic, splitting the document into sentences once."""
+    """Match every topic, splitting the document once and scanning it once for all topics."""
     doc = prepare(document)
-    return [match(topic, doc) for topic in topics]
+    if len(topics) < 2:
+        return [match(topic, doc) for topic in topics]
+    scanner = _union_scanner(topics)
+    title_spans = scanner.spans(doc.title_lower)
+    text_spans = scanner.spans(doc.text_lower) if doc.text else [[] for _ in topics]
+    return [
+        _match(topic, doc, title, text)
+        for topic, title, text in zip(topics, title_spans, text_spans, strict=True)
+    ]
+
+
+# Union scanners for the topic lists match_all sees (normally one list, reused for every
+# article); keyed by identity and holding the topics so an id cannot be reused meanwhile.
+_UNION_SCANNERS: dict[tuple[int, ...], tuple[tuple[CompiledTopic, ...], MultiScanner]] = {}
+_UNION_LIMIT = 16
+
+
+def _union_scanner(topics: Sequence[CompiledTopic]) -> MultiScanner:
+    key = tuple(id(topic) for topic in topics)
+    cached = _UNION_SCANNERS.get(key)
+    if cached is not None:
+        return cached[1]
+    if len(_UNION_SCANNERS) >= _UNION_LIMIT:
+        _UNION_SCANNERS.clear()
+    scanner = MultiScanner([topic.scanner.terms for topic in topics])
+    _UNION_SCANNERS[key] = (tuple(topics), scanner)
+    return scanner
 
 
 def preview(
