@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import calendar
 import json
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -405,3 +407,26 @@ async def test_news_article_page_has_boilerplate_around_the_story(
     )
     related = [a["href"] for a in element(soup, ".related").find_all("a")]
     assert url not in related and len(related) == 3
+
+
+async def test_python_dash_m_serves_the_site_until_terminated(session: ClientSession) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "aggregator.demo",
+        stdout=asyncio.subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    try:
+        assert process.stdout is not None
+        first = (await asyncio.wait_for(process.stdout.readline(), 60)).decode()
+        assert first.startswith("demo site: http://127.0.0.1:")
+        base_url = first.split()[-1].rstrip("/")
+        lines = [(await process.stdout.readline()).decode() for _ in range(5)]
+        assert f"  feed: {base_url}/feed/  (Discovery Headlines; Blogs)\n" in lines
+        assert lines[-1] == f"  OPML: {base_url}/demo.opml\n"
+        status, _, _ = await fetch(session, f"{base_url}/gulfwire/atom.xml")
+        assert status == 200
+    finally:
+        process.terminate()
+        assert await asyncio.wait_for(process.wait(), 60) == 0
