@@ -260,3 +260,48 @@ def test_match_all_uses_every_topic() -> None:
     results = match_all(topics, TaggableDocument(title="Weather", body="Sunny."))
     assert [r.topic_slug for r in results] == ["us-iran", "sanctions"]
     assert not any(r.matched for r in results)
+
+
+_ARTICLE_WORDS = st.sampled_from(
+    [
+        "The",
+        "U.S.",
+        "US",
+        "us",
+        "Iran",
+        "Tehran",
+        "sanctions",
+        "imposed",
+        "on",
+        "Russia",
+        ".",
+        "\n",
+        "FIFA",
+        "league",
+        "Trump",
+        "talks",
+        "nuclear",
+        "deal",
+        "Washington",
+        "Post",
+        "embargo",
+        "maximum",
+        "pressure",
+        "Treasury",
+        "oil",
+        "exports",
+    ]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_ARTICLE_WORDS, max_size=60), st.lists(_ARTICLE_WORDS, max_size=8))
+def test_match_all_equals_matching_each_topic_alone(body: list[str], title: list[str]) -> None:
+    topics = _DEFAULT_TOPICS
+    document = TaggableDocument(title=" ".join(title), body=" ".join(body))
+    together = match_all(topics, document)
+    alone = [match(topic, document) for topic in topics]
+    assert together == alone
+
+
+_DEFAULT_TOPICS = [t.compile() for t in load_default_topics()]
