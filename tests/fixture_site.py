@@ -37,6 +37,8 @@ without the query string, unless a route was registered with the query included)
   ``inflated_size`` bytes of zeros (default 2 GiB; generated in well under a second).
 - ``add_handler(path, handler)``: any aiohttp handler, for cases not covered here.
 
+``start(host, ssl_context=...)`` serves HTTPS instead (tests bring their own certificate).
+
 Counters: ``hits(path)``, ``requests[path]`` (``RecordedRequest``: method, headers, host),
 ``last_request(path)``, ``max_in_flight`` (most requests served at once) and
 ``max_in_flight_by_host`` (same, per Host name), ``reset_counters()``.
@@ -50,6 +52,7 @@ import asyncio
 import functools
 import hashlib
 import json
+import ssl
 import zlib
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -190,6 +193,7 @@ class FixtureSite:
         self._runner: web.AppRunner | None = None
         self._version = 0
         self.port = 0
+        self.scheme = "http"
         self.requests: dict[str, list[RecordedRequest]] = {}
         self._hits: Counter[str] = Counter()
         self._in_flight = 0
@@ -199,11 +203,15 @@ class FixtureSite:
 
     # -- lifecycle
 
-    async def start(self, host: str = "127.0.0.1") -> None:
+    async def start(
+        self, host: str = "127.0.0.1", *, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
+        """Listen on a free port of ``host``; with ``ssl_context``, speak HTTPS."""
         # A short shutdown: endless and slow handlers must not hold up a test's teardown.
         self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, 0)
+        self.scheme = "https" if ssl_context else "http"
+        site = web.TCPSite(self._runner, host, 0, ssl_context=ssl_context)
         await site.start()
         address = self._runner.addresses[0]
         self.port = int(address[1])
@@ -214,7 +222,7 @@ class FixtureSite:
             self._runner = None
 
     def url(self, path: str = "/", *, host: str = "127.0.0.1") -> str:
-        return f"http://{host}:{self.port}{path}"
+        return f"{self.scheme}://{host}:{self.port}{path}"
 
     # -- counters
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import shutil
 import socket
+import ssl
+import subprocess
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -513,3 +517,39 @@ def test_parse_retry_after(value: str | None, expected: float | None) -> None:
 )
 def test_format_size(size: int, text: str) -> None:
     assert format_size(size) == text
+
+
+@pytest.fixture
+def self_signed_context(tmp_path: Path) -> ssl.SSLContext:
+    """A server TLS context with a freshly made self-signed certificate (needs openssl)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("the openssl command is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+async def test_untrusted_certificate_is_a_tls_error(
+    fetcher: Fetcher, self_signed_context: ssl.SSLContext
+) -> None:
+    site = FixtureSite()
+    await site.start(ssl_context=self_signed_context)
+    try:
+        site.add_feed("/feed", FEED)
+        result = await fetcher.fetch_feed(FetchRequest(url=site.url("/feed")))
+    finally:
+        await site.close()
+    assert site.url("/feed").startswith("https://")
+    assert result.outcome is FetchOutcome.ERROR
+    assert result.error_kind is ErrorKind.TLS
+    assert result.error is not None
+    assert result.error.startswith(f"TLS certificate of 127.0.0.1:{site.port} not accepted")
+    assert site.hits("/feed") == 0  # no request is sent over an untrusted connection
