@@ -107,10 +107,8 @@ class CompiledTopic:
     weights: dict[str, float]
     rules: tuple[CompiledRulePart, ...]
     scanner: TermScanner
-    term_symbols: dict[str, frozenset[str]]  # case-insensitive term key -> symbols
     # (case-folded full-match regex, exact-case regex for {TERM}s or None, symbols)
     exact_terms: tuple[tuple[re.Pattern[str], re.Pattern[str] | None, frozenset[str]], ...]
-    scopes: frozenset[str]
     _span_cache: dict[str, tuple[frozenset[str], bool]] = field(default_factory=dict)
     _case_cache: dict[str, frozenset[str]] = field(default_factory=dict)
     # Raw scanned span -> symbols, for spans no case-sensitive term can match (the fast path),
@@ -265,20 +263,6 @@ def _resolve_groups(raw: Any) -> dict[str, list[tuple[TermSpec, str]]]:
 # Expressions
 
 
-def _symbol_sets(node: Node, *, negated: bool = False) -> tuple[set[str], set[str]]:
-    """(positive symbols, all symbols) of an expression."""
-    positive: set[str] = set()
-    every: set[str] = set()
-    for child in iter_nodes(node):
-        if isinstance(child, TermNode):
-            every.add("=" + child.term.key)
-        elif isinstance(child, GroupNode):
-            every.add("@" + child.name)
-    for symbol in _positive(node):
-        positive.add(symbol)
-    return positive, every
-
-
 def _positive(node: Node) -> set[str]:
     if isinstance(node, TermNode):
         return {"=" + node.term.key}
@@ -419,7 +403,7 @@ def _compile_rule(
         raise RuleError(f"{where}.required: expected true or false, got {required!r}")
     if "note" in raw:
         _string(raw["note"], f"{where}.note")
-    positive, _ = _symbol_sets(node)
+    positive = _positive(node)
     part = CompiledRulePart(
         id=rule_id,
         match=expression,
@@ -543,7 +527,5 @@ def compile_table(
         weights=weights,
         rules=tuple(rules),
         scanner=scanner,
-        term_symbols={k: frozenset(v) for k, v in symbols.items()},
         exact_terms=tuple(exact_terms),
-        scopes=frozenset(rule.scope for rule in rules),
     )

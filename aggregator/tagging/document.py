@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from dataclasses import dataclass
 
 from aggregator.tagging.scanner import scan_text
@@ -144,10 +143,6 @@ class PreparedDocument:
         """Offset where the lead ends (the start of sentence number ``lead_sentences``)."""
         starts = self.sentence_starts
         return starts[lead_sentences] if lead_sentences < len(starts) else len(self.text)
-
-    def unit_of(self, offset: int, scope: str) -> int:
-        starts = self.sentence_starts if scope == "sentence" else self.paragraph_starts
-        return bisect_right(starts, offset) - 1
 
     def unit_span(self, index: int, scope: str) -> tuple[int, int]:
         starts = self.sentence_starts if scope == "sentence" else self.paragraph_starts
