@@ -110,8 +110,10 @@ async def _serve(request: web.Request) -> web.StreamResponse:
             body=render_not_found(base_url, path),
             headers={"Content-Type": CONTENT_TYPES["html"]},
         )
+    compress = len(resource.body) > 1024 and "gzip" in request.headers.get("Accept-Encoding", "")
     headers = {
-        "ETag": resource.etag,
+        # A gzipped body is another representation: its validator is weak (as nginx does).
+        "ETag": f"W/{resource.etag}" if compress else resource.etag,
         "Last-Modified": resource.last_modified_header,
         "Cache-Control": CACHE_CONTROL,
         "Vary": "Accept-Encoding",
@@ -121,8 +123,8 @@ async def _serve(request: web.Request) -> web.StreamResponse:
     response = web.Response(
         body=resource.body, headers={**headers, "Content-Type": resource.content_type}
     )
-    if len(resource.body) > 1024:
-        response.enable_compression()
+    if compress:
+        response.enable_compression(web.ContentCoding.gzip)
     return response
 
 
