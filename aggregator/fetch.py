@@ -747,10 +747,9 @@ def _describe_client_error(
             f"could not resolve host {host} (DNS lookup failed: {cause.strerror or cause})",
         )
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
-        return (
-            ErrorKind.TLS,
-            f"TLS certificate of {host}:{port} not accepted: {exc.certificate_error}",
-        )
+        problem = exc.certificate_error
+        reason = getattr(problem, "verify_message", None) or str(problem)
+        return ErrorKind.TLS, f"TLS certificate of {host}:{port} not accepted: {reason}"
     if isinstance(exc, aiohttp.ClientConnectorSSLError | aiohttp.ClientSSLError):
         return ErrorKind.TLS, f"TLS handshake with {host}:{port} failed: {exc}"
     if isinstance(exc, aiohttp.ClientConnectorError):
