@@ -194,7 +194,8 @@ def find_feed_links(html_doc: str | bytes, base_url: str) -> list[DiscoveredFeed
 
 async def discover_feeds(fetcher: Fetcher, url: str) -> list[DiscoveredFeed]:
     """The feeds at ``url``: itself if it is a feed, else the ones its page announces, else
-    those answering at the common paths of its site. An empty list: none found.
+    those answering at the common paths of its site (at the root, and below the page's
+    directory when that is not the root). An empty list: none found.
 
     Raises ``FetchError`` (a one-line message) when ``url`` itself cannot be fetched.
     """
@@ -215,9 +216,15 @@ async def discover_feeds(fetcher: Fetcher, url: str) -> list[DiscoveredFeed]:
 
 async def _probe_common_paths(fetcher: Fetcher, page_url: str) -> list[DiscoveredFeed]:
     parts = urlsplit(page_url)
-    candidates = [
-        urlunsplit((parts.scheme, parts.netloc, path, "", "")) for path in COMMON_FEED_PATHS
-    ]
+    # The site root, and the page's directory too for a site below it (e.g. a blog at /blog/).
+    directory = parts.path[: parts.path.rfind("/") + 1] or "/"
+    prefixes = ["/"] if directory == "/" else ["/", directory]
+    candidates: list[str] = []
+    for prefix in prefixes:
+        for path in COMMON_FEED_PATHS:
+            candidate = urlunsplit((parts.scheme, parts.netloc, prefix + path[1:], "", ""))
+            if candidate not in candidates:
+                candidates.append(candidate)
     results = await asyncio.gather(
         *(fetcher.fetch_feed(FetchRequest(url=candidate)) for candidate in candidates)
     )

@@ -179,6 +179,16 @@ async def test_common_paths_are_probed_when_the_page_announces_nothing(
     assert fixture_site.hits("/atom.xml") == 2  # probed, and reached again via /index.xml
 
 
+async def test_common_paths_below_the_page_directory_are_probed(
+    fixture_site: FixtureSite, fetcher: Fetcher
+) -> None:
+    fixture_site.add_page("/blog/post.html", "<html><body>a post</body></html>")
+    fixture_site.add_feed("/blog/feed/", RSS_DOC)
+    found = await discover_feeds(fetcher, fixture_site.url("/blog/post.html"))
+    assert found == [DiscoveredFeed(fixture_site.url("/blog/feed/"), "Fixture RSS", RSS)]
+    assert fixture_site.hits("/feed/") == 1  # the root was tried as well
+
+
 async def test_nothing_found_is_an_empty_list(fixture_site: FixtureSite, fetcher: Fetcher) -> None:
     fixture_site.add_page("/", "<html><body>plain site</body></html>")
     assert await discover_feeds(fetcher, fixture_site.url("/")) == []
