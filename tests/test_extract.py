@@ -425,3 +425,22 @@ def test_hostile_markup_gives_an_article_or_extraction_error(html: str, as_bytes
         pass
     assert "<script" not in extract_from_feed_content(html, "https://example.com/").html
     feed_content_is_full_article(html, html)
+
+
+def test_postprocess_drops_closing_plugs_and_credits() -> None:
+    closing = [
+        "Mike's book about alien life is out now. Follow him on Twitter @mike.",
+        "Follow our full coverage of the election at https://example.com/election",
+        "Additional reporting by Jo Bloggs; Editing by Ann Other",
+        "SOURCE: News agencies",
+        "Filed under: Politics |",
+    ]
+    body = lxml.html.fragment_fromstring(
+        f"<p>{LONG}</p><p>Users who follow him on Twitter saw the post first, officials said.</p>"
+        + "".join(f"<p>{line}</p>" for line in closing),
+        create_parent="body",
+    )
+    postprocess_body(body, PageMetadata(), None)
+    kept = [" ".join(block.itertext()) for block in body]
+    # A sentence about following someone, inside the story, stays.
+    assert kept == [LONG, "Users who follow him on Twitter saw the post first, officials said."]

@@ -110,6 +110,10 @@ _BOILERPLATE_RE = re.compile(
       | (?:updated|last\ updated|published)(?:\ (?:at|on))?\ [\d:.apm\ ]{3,}$
       | comments?$
       | [\w\ ]{0,40}\bnewsletters?$
+      | if\ you\ (?:enjoyed|liked|value|appreciate)d?\b.{0,200}(?:subscri|join|support|donat|member)
+      | (?:filed\ under|posted\ in|categories|tags|tagged(?:\ with)?)\s*:
+      | (?:additional\ )?reporting\ by\b | (?:editing|edited|writing)\ by\b
+      | sources?\s*:\s*\S+(?:\s+\S+){0,5}$
     )""",
     re.IGNORECASE | re.VERBOSE,
 )
@@ -122,6 +126,13 @@ _BOILERPLATE_ANYWHERE_RE = re.compile(
 # A photo credit or caption line: "photos © Agency, 2018", "Image: Reuters", "Credit: AP".
 _CREDIT_RE = re.compile(r"©|\b(?:photo|image)?\s*credits?\s*:", re.IGNORECASE)
 _CREDIT_MAX_WORDS = 20
+# "Follow us on Twitter ..." closing a block near the end of the article: an author/site plug.
+_FOLLOW_RE = re.compile(
+    r"^follow\b.{0,120}$|(?:^|[.!?]\s+)follow\s+(?:[\w.'’@-]+\s+){0,3}on\s+(?:twitter|facebook|instagram|youtube|linkedin|tiktok|x)\b[^.!?]*[.!?]?\s*$",
+    re.IGNORECASE,
+)
+_FOLLOW_ZONE = 3  # last blocks of the article where such plugs sit
+_FOLLOW_MAX_WORDS = 60
 _BOILERPLATE_MAX_WORDS = 40
 _LINK_BLOCK_MAX_WORDS = 30
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
@@ -187,6 +198,11 @@ def _postprocess(
             ):
                 body.remove(block)
                 continue
+    if options.drop_boilerplate_text:
+        for block in list(body)[-_FOLLOW_ZONE:]:
+            text = clean_space("".join(block.itertext()))
+            if len(text.split()) <= _FOLLOW_MAX_WORDS and _FOLLOW_RE.search(text):
+                body.remove(block)
     if options.drop_trailing_headings:
         _drop_heading_runs(body)
 
