@@ -19,7 +19,13 @@ from aggregator import storage
 from aggregator.publish import entry_id_uri
 from aggregator.storage import Database
 from aggregator.types import MatchState
-from tests.web_support import NOW, Seeded, WebTestSettings, open_seeded_database
+from tests.web_support import (
+    NOW,
+    Seeded,
+    WebTestSettings,
+    open_seeded_copy,
+    open_seeded_database,
+)
 from web.app import create_app
 
 SCHEMA_PATH = Path(__file__).parent / "fixtures" / "atom.rng"
@@ -38,8 +44,8 @@ DANGEROUS_IN_PAGES = (
 
 
 @pytest.fixture
-async def seeded(sqlite_url: str) -> AsyncIterator[tuple[Database, Seeded]]:
-    db, seeded = await open_seeded_database(sqlite_url)
+async def seeded(tmp_path: Path) -> AsyncIterator[tuple[Database, Seeded]]:
+    db, seeded = await open_seeded_copy(tmp_path)
     try:
         yield db, seeded
     finally:
@@ -294,3 +300,35 @@ async def test_sources_page_lists_feeds_with_health(client: TestClient) -> None:
 async def test_static_css_is_served(client: TestClient) -> None:
     response = await client.get("/static/style.css")
     assert response.status == 200 and "text/css" in response.headers["Content-Type"]
+
+
+async def test_reader_routes_on_postgresql(
+    postgres_url: str, aiohttp_client: Any, atom_schema: etree.RelaxNG
+) -> None:
+    """One tour of the reader side on PostgreSQL: its search and paging differ from SQLite's."""
+    db, data = await open_seeded_database(postgres_url)
+    try:
+        client = await aiohttp_client(
+            create_app(WebTestSettings(feed_page_size=5), db, cache_ttl_s=0)
+        )
+        assert "9 articles" in await (await client.get("/")).text()
+        page = await (
+            await client.get(f"/topics/us-iran?source={data.other_feed_id}&from=2026-11-25")
+        ).text()
+        assert "Wire: Iran sanctions" in page and "Iran story 1" not in page
+        body = await (await client.get("/topics/us-iran.atom")).read()
+        assert atom_schema.validate(etree.fromstring(body)), atom_schema.error_log
+        parsed = feedparser.parse(body)
+        assert parsed.bozo == 0 and len(parsed.entries) == 5
+        following = {link.rel: link.href for link in parsed.feed.links}["next"]
+        rest = feedparser.parse(
+            await (await client.get(following.replace("http://127.0.0.1:8080", ""))).read()
+        )
+        assert len(rest.entries) == 4
+        assert "Iran story 3" in await (await client.get("/search?q=story")).text()
+        for query in ("' OR 1=1 --", "a & b | !c", "(unbalanced", "\\"):
+            assert (await client.get("/search", params={"q": query})).status == 200
+        assert "Example News" in await (await client.get(f"/articles/{data.xss_entry_id}")).text()
+        assert (await client.get("/sources")).status == 200
+    finally:
+        await db.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from aggregator import storage
 from aggregator.publish import entry_id_uri
 from aggregator.storage import Database
 from aggregator.types import MatchState
-from tests.web_support import NOW, Seeded, WebTestSettings, open_seeded_database, sign_in
+from tests.web_support import NOW, Seeded, WebTestSettings, open_seeded_copy, sign_in
 from web.app import create_app
 from web.cache import RenderCache
 
@@ -122,8 +123,8 @@ async def test_zero_ttl_turns_caching_off() -> None:
 
 
 @pytest.fixture
-async def seeded(sqlite_url: str) -> AsyncIterator[tuple[Database, Seeded]]:
-    db, seeded = await open_seeded_database(sqlite_url, entries=3)
+async def seeded(tmp_path: Path) -> AsyncIterator[tuple[Database, Seeded]]:
+    db, seeded = await open_seeded_copy(tmp_path, entries=3)
     try:
         yield db, seeded
     finally:

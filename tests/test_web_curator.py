@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import feedparser
@@ -19,7 +20,7 @@ from aggregator.errors import FetchError, RuleError
 from aggregator.publish import entry_id_uri
 from aggregator.storage import Database
 from aggregator.types import MatchState
-from tests.web_support import NOW, Seeded, WebTestSettings, open_seeded_database, sign_in
+from tests.web_support import NOW, Seeded, WebTestSettings, open_seeded_copy, sign_in
 from web.app import create_app
 from web.services import (
     DiscoveredFeed,
@@ -85,8 +86,8 @@ async def definition_of(db: Database, slug: str) -> str:
 
 
 @pytest.fixture
-async def seeded(sqlite_url: str) -> AsyncIterator[tuple[Database, Seeded]]:
-    db, seeded = await open_seeded_database(sqlite_url, entries=4)
+async def seeded(tmp_path: Path) -> AsyncIterator[tuple[Database, Seeded]]:
+    db, seeded = await open_seeded_copy(tmp_path, entries=4)
     try:
         yield db, seeded
     finally:

@@ -26,6 +26,7 @@ from tests.web_support import (
     Seeded,
     WebTestSettings,
     csrf_token,
+    open_seeded_copy,
     open_seeded_database,
     sign_in,
 )
@@ -47,8 +48,8 @@ class Clock:
 
 
 @pytest.fixture
-async def seeded(sqlite_url: str) -> AsyncIterator[tuple[Database, Seeded]]:
-    db, seeded = await open_seeded_database(sqlite_url, entries=3)
+async def seeded(tmp_path: Path) -> AsyncIterator[tuple[Database, Seeded]]:
+    db, seeded = await open_seeded_copy(tmp_path, entries=3)
     try:
         yield db, seeded
     finally:
