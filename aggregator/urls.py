@@ -7,6 +7,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from aggregator.errors import FeedError
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+MAX_URL_CHARS = 2048
 # Characters left alone when re-quoting: reserved ones keep their meaning, "%" keeps
 # existing escapes, so only raw spaces and non-ASCII characters get escaped.
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
@@ -53,7 +54,10 @@ def normalize_url(url: str) -> str:
         netloc = f"{userinfo}@{netloc}"
     path = quote(parts.path, safe=_PATH_SAFE) or "/"
     query = quote(parts.query, safe=_QUERY_SAFE)
-    return urlunsplit((scheme, netloc, path, query, ""))
+    normalised = urlunsplit((scheme, netloc, path, query, ""))
+    if len(normalised) > MAX_URL_CHARS:
+        raise InvalidURL(raw[:100] + "...", f"the URL is longer than {MAX_URL_CHARS} characters")
+    return normalised
 
 
 def _ascii_host(raw: str, host: str) -> str:

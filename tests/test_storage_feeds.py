@@ -274,3 +274,63 @@ async def test_nul_characters_are_dropped_not_fatal(db: Database) -> None:
     entry = await storage.get_entry(db, result.new_entry_ids[0])
     assert entry.title == "HelloWorld"
     assert (await storage.get_feed(db, feed.id)).title == "BadTitle"
+
+
+async def test_hostile_entry_fields_are_stored_safely(db: Database) -> None:
+    """Over-long URLs and identities, huge titles and extreme dates never fail a poll."""
+    from datetime import UTC, datetime
+
+    feed = await storage.add_feed(db, NewFeed("https://a.example/feed"), now=NOW)
+    long_identity = "ü" * 3000  # 6000 bytes: beyond PostgreSQL's b-tree entry limit
+    other_long_identity = "ü" * 2999 + "x"
+    huge = entry_data(long_identity, title="T" * 5_000_000)
+    odd = (
+        entry_data(other_long_identity, published_at=datetime(9999, 12, 31, tzinfo=UTC)),
+        entry_data("old", published_at=datetime(1900, 1, 1, tzinfo=UTC)),
+    )
+    from dataclasses import replace
+
+    huge = replace(huge, url="https://a.example/" + "x" * 5000, categories=("c" * 2000,))
+    plan = EntryPlan(new=(huge, *odd))
+    first = await storage.apply_poll(
+        db, feed_id=feed.id, owner="w", update=ok_update(), plan=plan, log=ok_log(feed.id), now=NOW
+    )
+    assert len(first.new_entry_ids) == 3
+    states = await storage.entry_states(db, feed.id, [long_identity, other_long_identity, "old"])
+    assert set(states) == {long_identity, other_long_identity, "old"}
+    stored = await storage.get_entry(db, states[long_identity].entry_id)
+    assert stored.url is None  # too long to keep, and a cut URL would be wrong
+    assert stored.title is not None and len(stored.title) == 5_000_000
+    assert (await storage.get_entry(db, states["old"].entry_id)).published_at.year == 1900
+    again = await storage.apply_poll(
+        db, feed_id=feed.id, owner="w", update=ok_update(), plan=plan, log=ok_log(feed.id), now=NOW
+    )
+    assert again.new_entry_ids == ()
+    changed = replace(huge, content_hash="changed")
+    updated = await storage.apply_poll(
+        db,
+        feed_id=feed.id,
+        owner="w",
+        update=ok_update(),
+        plan=EntryPlan(updated=(changed,)),
+        log=ok_log(feed.id),
+        now=NOW,
+    )
+    assert updated.updated_entry_ids == (states[long_identity].entry_id,)
+
+
+async def test_overlong_feed_url_is_refused(db: Database) -> None:
+    with pytest.raises(InvalidURL, match="longer than 2048"):
+        await storage.add_feed(db, NewFeed("https://a.example/" + "x" * 3000))
+
+
+async def test_add_feeds_imports_thousands_in_order(db: Database) -> None:
+    urls = [f"https://site{n}.example/feed" for n in range(1500)]
+    added, skipped = await storage.add_feeds(
+        db, [NewFeed(u, title=f"Site {n}") for n, u in enumerate(urls)], now=NOW
+    )
+    assert [f.url for f in added] == urls
+    assert [f.title for f in added[:3]] == ["Site 0", "Site 1", "Site 2"]
+    assert skipped == []
+    again, skipped_again = await storage.add_feeds(db, [NewFeed(u) for u in urls])
+    assert again == [] and skipped_again == urls

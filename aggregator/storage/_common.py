@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from typing import TypeVar
 
@@ -33,3 +34,42 @@ def dialect_insert(db: Database, table: Table) -> postgresql.Insert | sqlite.Ins
     if db.dialect == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+MAX_URL_CHARS = 2048  # the width of every URL column
+# Long identities are shortened to stay far below PostgreSQL's b-tree entry limit (~2.7 kB),
+# keeping a hash of the whole value so distinct identities stay distinct.
+_MAX_IDENTITY_BYTES = 1000
+_IDENTITY_PREFIX_CHARS = 200
+
+
+def fit(value: str | None, max_chars: int) -> str | None:
+    """Clean text cut to a column's width (for names and labels, where a cut is harmless)."""
+    value = clean_text(value)
+    return value if value is None or len(value) <= max_chars else value[:max_chars]
+
+
+def fit_url(value: str | None) -> str | None:
+    """A URL that fits its column, or None: a truncated URL would point somewhere else."""
+    value = clean_text(value)
+    return value if value is None or len(value) <= MAX_URL_CHARS else None
+
+
+def fit_identity(identity: str) -> str:
+    """The stored form of an entry identity (unchanged unless it is very long)."""
+    identity = clean_text(identity) or ""
+    if len(identity.encode("utf-8", "surrogatepass")) <= _MAX_IDENTITY_BYTES:
+        return identity
+    digest = hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{identity[:_IDENTITY_PREFIX_CHARS]}#sha256:{digest}"
+
+
+def fit_hash(value: str) -> str:
+    """A content hash that fits its 128-character column (re-hashed if longer).
+
+    The parser's hashes are hex digests far below the limit; this only keeps a caller's
+    unusual value from failing a whole poll.
+    """
+    if len(value) <= 128:
+        return value
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()

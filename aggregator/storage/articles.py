@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Row, case, func, or_, select
 
 from aggregator.sanitize import sanitize_html
-from aggregator.storage._common import clean_text, dialect_insert
+from aggregator.storage._common import clean_text, dialect_insert, fit, fit_url
 from aggregator.storage.base import opt_utc
 from aggregator.storage.database import Database
 from aggregator.storage.entries import entry_from_row, select_entries
@@ -52,10 +52,10 @@ async def save_article(db: Database, article: Article) -> None:
         "html": sanitize_html(clean_text(article.html)) if article.html else article.html,
         "author": clean_text(article.author),
         "published": opt_utc(article.published),
-        "lead_image": clean_text(article.lead_image),
-        "language": clean_text(article.language),
+        "lead_image": fit_url(article.lead_image),
+        "language": fit(article.language, 32),
         "word_count": article.word_count,
-        "extractor": article.extractor,
+        "extractor": fit(article.extractor, 64),
         "error": clean_text(article.error),
         "extracted_at": opt_utc(article.extracted_at),
     }

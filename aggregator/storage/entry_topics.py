@@ -199,7 +199,7 @@ async def set_decision(
         ).first()
         decision = {
             "state": state.value,
-            "decided_by": who,
+            "decided_by": who[:255],
             "decided_at": now,
             "pin_rank": 1 if state is MatchState.PINNED else 0,
         }

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aggregator.errors import DuplicateFeedError, FeedNotFoundError
-from aggregator.storage._common import clean_text
+from aggregator.storage._common import chunks, clean_text, fit, fit_url
 from aggregator.storage.base import opt_utc, to_utc, utcnow
 from aggregator.storage.database import Database
 from aggregator.storage.models import EntryRow, feeds_table
@@ -51,8 +51,8 @@ def _new_feed_values(new: NewFeed, url: str, now: datetime) -> dict[str, Any]:
     return {
         "url": url,
         "title": clean_text(new.title),
-        "site_url": clean_text(new.site_url),
-        "category": clean_text(new.category),
+        "site_url": fit_url(new.site_url),
+        "category": fit(new.category, 512),
         "content_mode": ContentMode.AUTO.value,
         "status": FeedStatus.NEW.value,
         "disabled": False,
@@ -109,17 +109,22 @@ async def add_feeds(
     skipped: list[str] = []
     async with db.transaction() as conn:
         existing = set((await conn.execute(select(feeds_table.c.url))).scalars())
+        rows: list[dict[str, Any]] = []
         for url, new in normalised:
             if url in existing:
                 skipped.append(url)
                 continue
             existing.add(url)
-            result = await conn.execute(
-                feeds_table.insert()
-                .values(**_new_feed_values(new, url, now))
-                .returning(feeds_table)
-            )
+            rows.append(_new_feed_values(new, url, now))
+        if len(rows) == 1:
+            result = await conn.execute(feeds_table.insert().values(rows[0]).returning(feeds_table))
             added.append(feed_from_row(result.one()))
+        elif rows:
+            # Batched INSERTs for thousands of outlines; rows come back in input order.
+            statement = feeds_table.insert().returning(feeds_table, sort_by_parameter_order=True)
+            for part in chunks(rows):
+                result = await conn.execute(statement, list(part))
+                added.extend(feed_from_row(row) for row in result.all())
     return added, skipped
 
 
@@ -223,9 +228,9 @@ async def update_feed_meta(
     if title is not None:
         values["title"] = clean_text(title)
     if site_url is not None:
-        values["site_url"] = clean_text(site_url)
+        values["site_url"] = fit_url(site_url)
     if category is not None or clear_category:
-        values["category"] = clean_text(category)
+        values["category"] = fit(category, 512)
     if not values:
         return await get_feed(db, feed_id)
     return await _update_feed(db, feed_id, **values)

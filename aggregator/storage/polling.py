@@ -9,7 +9,15 @@ from typing import Any
 from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from aggregator.storage._common import chunks, clean_text, dialect_insert
+from aggregator.storage._common import (
+    chunks,
+    clean_text,
+    dialect_insert,
+    fit,
+    fit_hash,
+    fit_identity,
+    fit_url,
+)
 from aggregator.storage.base import opt_utc, to_utc
 from aggregator.storage.database import Database
 from aggregator.storage.models import (
@@ -38,7 +46,8 @@ async def entry_states(
     db: Database, feed_id: int, identities: Sequence[str]
 ) -> dict[str, EntryState]:
     """What is stored for these identities of one feed (absent ones are new)."""
-    wanted = list(dict.fromkeys(identities))
+    asked = {fit_identity(identity): identity for identity in identities}
+    wanted = list(asked)
     states: dict[str, EntryState] = {}
     async with db.read() as conn:
         for part in chunks(wanted, _LOOKUP_CHUNK):
@@ -52,9 +61,10 @@ async def entry_states(
                 ).where(entries_table.c.feed_id == feed_id, entries_table.c.identity.in_(part))
             )
             for row in rows:
-                states[row.identity] = EntryState(
+                identity = asked[row.identity]
+                states[identity] = EntryState(
                     entry_id=row.id,
-                    identity=row.identity,
+                    identity=identity,
                     content_hash=row.content_hash,
                     update_count=row.update_count,
                     url=row.url,
@@ -64,33 +74,34 @@ async def entry_states(
 
 def _entry_values(data: EntryData) -> dict[str, Any]:
     return {
-        "url": clean_text(data.url),
+        "url": fit_url(data.url),
         "title": clean_text(data.title),
         "author": clean_text(data.author),
         "updated_at": opt_utc(data.updated_at),
         "summary_html": clean_text(data.summary_html),
         "content_html": clean_text(data.content_html),
-        "content_hash": data.content_hash,
-        "categories": [clean_text(c) for c in data.categories],
-        "image_url": clean_text(data.image_url),
+        "content_hash": fit_hash(data.content_hash),
+        "categories": [fit(c, 512) for c in data.categories],
+        "image_url": fit_url(data.image_url),
     }
 
 
 async def _insert_new(
     db: Database, conn: AsyncConnection, feed_id: int, new: Sequence[EntryData], now: datetime
 ) -> list[int]:
-    unique = list({data.identity: data for data in reversed(new)}.values())[::-1]
+    # First occurrence wins when a feed repeats an identity within one document.
+    unique = list({fit_identity(d.identity): d for d in reversed(new)}.items())[::-1]
     rows = [
         {
             **_entry_values(data),
             "feed_id": feed_id,
-            "identity": clean_text(data.identity),
+            "identity": identity,
             # No date in the feed: the entry was published when we first saw it.
             "published_at": to_utc(data.published_at) if data.published_at else now,
             "first_seen_at": now,
             "update_count": 0,
         }
-        for data in unique
+        for identity, data in unique
     ]
     # ON CONFLICT DO NOTHING: a concurrent writer (or a lease taken over after expiry)
     # that stored the same entry first wins; we never create a second row. Executed as
@@ -113,13 +124,13 @@ async def _update_changed(
     conn: AsyncConnection, feed_id: int, updated: Sequence[EntryData]
 ) -> list[int]:
     ids: list[int] = []
-    for data in {d.identity: d for d in updated}.values():
+    for identity, data in {fit_identity(d.identity): d for d in updated}.items():
         values = _entry_values(data)
         if data.published_at is not None:
             values["published_at"] = to_utc(data.published_at)
         result = await conn.execute(
             update(entries_table)
-            .where(entries_table.c.feed_id == feed_id, entries_table.c.identity == data.identity)
+            .where(entries_table.c.feed_id == feed_id, entries_table.c.identity == identity)
             .values(**values, update_count=entries_table.c.update_count + 1)
             .returning(entries_table.c.id, entries_table.c.published_at)
         )
@@ -189,13 +200,13 @@ async def apply_poll(
             "last_success_at": opt_utc(feed_update.last_success_at),
             "etag": clean_text(feed_update.etag),
             "last_modified": clean_text(feed_update.last_modified),
-            "body_hash": feed_update.body_hash,
-            "redirect_url": clean_text(feed_update.redirect_url),
+            "body_hash": fit_hash(feed_update.body_hash) if feed_update.body_hash else None,
+            "redirect_url": fit_url(feed_update.redirect_url),
         }
         if feed_update.title is not None:
             values["title"] = clean_text(feed_update.title)
         if feed_update.site_url is not None:
-            values["site_url"] = clean_text(feed_update.site_url)
+            values["site_url"] = fit_url(feed_update.site_url)
         if feed_update.disabled is not None:
             values["disabled"] = feed_update.disabled
         moved_to: str | None = None

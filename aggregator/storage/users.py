@@ -36,6 +36,8 @@ def user_from_row(row: Row[*tuple[Any, ...]]) -> User:
 async def add_user(
     db: Database, name: str, password_hash: str, *, now: datetime | None = None
 ) -> User:
+    if not name.strip() or len(name) > 255 or "\x00" in name:
+        raise AggregatorError("a user name must be 1 to 255 characters, without NUL")
     now = to_utc(now) if now else utcnow()
     try:
         async with db.transaction() as conn:
