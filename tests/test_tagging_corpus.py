@@ -67,3 +67,51 @@ def test_founding_example_is_tagged_with_both_topics(shared_corpus: Path) -> Non
         t for part in sanctions.explanation["parts"] for e in part["evidence"] for t in e["terms"]
     }
     assert "sanctions" in terms and "maximum pressure" in terms
+
+
+_DEFAULTS = compile_topics(load_default_topics())
+
+
+def _tags(title: str, body: str) -> set[str]:
+    return {
+        r.topic_slug for r in match_all(_DEFAULTS, TaggableDocument(title, None, body)) if r.matched
+    }
+
+
+def test_default_rules_on_written_examples() -> None:
+    # Written for this test (not corpus text): one story per kind the topic definitions name.
+    assert _tags(
+        "EU adopts new sanctions on Russia over Ukraine",
+        "The European Union on Monday imposed new sanctions on Russian banks and froze the "
+        "assets of twelve oligarchs.\n\nThe sanctions also ban exports of dual-use goods to "
+        "Russia, EU officials said.\n\nMoscow called the measures illegal.",
+    ) == {"sanctions"}
+    assert _tags(
+        "U.S. Navy destroys Iranian oil platforms in Gulf",
+        "U.S. warships shelled two Iranian oil platforms in the Gulf on Monday in retaliation "
+        "for an Iranian missile attack on a U.S.-flagged tanker, the Pentagon said.\n\nIran "
+        "vowed revenge against the United States for the attack.",
+    ) == {"us-iran"}
+    assert (
+        _tags(
+            "Sprinter banned for two years after failed doping test",
+            "The athletics federation sanctioned the sprinter after a failed doping test.\n\n"
+            "The IAAF said further sanctions against the club were possible.",
+        )
+        == set()
+    )
+    assert (
+        _tags(
+            "Council sanctions new bike lanes",
+            "The city council officially sanctioned the plan on Tuesday.\n\nWork starts in May.",
+        )
+        == set()
+    )
+    assert (
+        _tags(
+            "Iran reports heavy fighting on Iraqi front",
+            "Iran said its forces repulsed an Iraqi attack in the north, in the Iran-Iraq war's "
+            "heaviest fighting this year.\n\nIraq said it had crushed the Iranian offensive.",
+        )
+        == set()
+    )
