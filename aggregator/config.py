@@ -9,7 +9,6 @@ is allowed. ``docs/configuration.md`` is generated from this registry (``render_
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -46,9 +45,11 @@ def _database_url(value: str) -> bool:
 
 
 def _networks(value: str) -> bool:
+    from aggregator.netguard import parse_allowed_networks
+
     try:
-        parse_networks(value)
-    except ValueError:
+        parse_allowed_networks(value)
+    except ConfigError:
         return False
     return True
 
@@ -182,22 +183,6 @@ class Settings:
             value = getattr(self, f.name)
             out[f.name] = "***" if f.metadata.get("secret") and value else value
         return out
-
-
-def parse_networks(
-    value: str,
-) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-    """Parse comma-separated CIDR blocks; raises ValueError naming the bad block."""
-    networks = []
-    for part in value.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            networks.append(ipaddress.ip_network(part, strict=False))
-        except ValueError as exc:
-            raise ValueError(f"{part!r} is not a CIDR block") from exc
-    return tuple(networks)
 
 
 def env_name(name: str) -> str:

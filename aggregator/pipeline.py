@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from aggregator import decide, storage
-from aggregator.config import Settings, parse_networks
+from aggregator.config import Settings
 from aggregator.errors import ParseError
 from aggregator.extract import extract, extract_from_feed_content, feed_content_is_full_article
-from aggregator.fetch import Fetcher, FetcherConfig
+from aggregator.fetch import Fetcher
 from aggregator.logs import feed_logger
 from aggregator.metrics import Metrics
 from aggregator.parse import parse_feed
@@ -47,21 +47,6 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def fetcher_config(settings: Settings) -> FetcherConfig:
-    return FetcherConfig(
-        user_agent=settings.user_agent,
-        max_connections=settings.max_connections,
-        max_per_host=settings.max_per_host,
-        connect_timeout_s=settings.connect_timeout_s,
-        read_timeout_s=settings.read_timeout_s,
-        total_timeout_s=settings.total_timeout_s,
-        max_body_bytes=settings.max_body_bytes,
-        max_decompressed_bytes=settings.max_decompressed_bytes,
-        max_redirects=settings.max_redirects,
-        allowed_networks=parse_networks(settings.allowed_networks),
-    )
 
 
 def poll_policy(settings: Settings) -> decide.PollPolicy:
@@ -152,7 +137,43 @@ class Pipeline:
             if on_claimed is not None:
                 on_claimed(len(feeds))
             results.extend(await self._poll_batch(feeds, skip_articles, on_feed_done))
+        if not skip_articles and not self.stopping:
+            # Entries stored without an article (a crash after storing, an earlier
+            # --skip-articles run, a content change) are picked up here.
+            await self.drain_article_backlog()
         return summarize(results, time.perf_counter() - started)
+
+    async def drain_article_backlog(self, limit: int = 200) -> int:
+        """Extract and tag up to ``limit`` stored entries that have no article yet."""
+        if not self.settings.fetch_articles:
+            return 0
+        entries = await storage.entries_needing_article(self.db, limit)
+        if entries:
+            await self.process_entries([entry.id for entry in entries])
+        return len(entries)
+
+    async def refresh_articles(
+        self,
+        *,
+        feed_id: int | None = None,
+        batch: int = 200,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Extract every stored entry's article again (all feeds, or one) and re-tag it."""
+        await self.tagger.refresh(self.db)
+        done = 0
+        after = 0
+        while not self.stopping:
+            rows = await storage.entries_for_retag(self.db, after, batch)
+            if not rows:
+                break
+            after = rows[-1][0].id
+            ids = [entry.id for entry, _ in rows if feed_id is None or entry.feed_id == feed_id]
+            await self.process_entries(ids)
+            done += len(ids)
+            if on_progress is not None:
+                on_progress(len(ids))
+        return done
 
     async def _poll_batch(
         self,

@@ -10,8 +10,8 @@ from typing import Any
 
 from aggregator import storage
 from aggregator.config import Settings, load_settings
-from aggregator.fetch import Fetcher
-from aggregator.pipeline import Pipeline, fetcher_config
+from aggregator.fetch import Fetcher, FetcherConfig
+from aggregator.pipeline import Pipeline
 from aggregator.storage import Database
 from aggregator.storage.migrate import upgrade
 from aggregator.tagger import Tagger
@@ -92,7 +92,7 @@ async def pipeline_env(tmp_path: Path, **overrides: Any) -> AsyncIterator[Pipeli
         await storage.upsert_topic(db, topic.slug, topic.name, topic.description, topic.definition)
     clock = Clock(datetime.now(UTC) + timedelta(hours=1))
     try:
-        async with Fetcher(fetcher_config(settings)) as fetcher:
+        async with Fetcher(FetcherConfig.from_settings(settings)) as fetcher:
             pipeline = Pipeline(
                 settings=settings,
                 db=db,

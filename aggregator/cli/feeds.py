@@ -76,10 +76,9 @@ def feeds_add(
             raise AggregatorError(str(exc)) from None
         if not no_discover:
             from aggregator.discover import discover_feeds
-            from aggregator.fetch import Fetcher
-            from aggregator.pipeline import fetcher_config
+            from aggregator.fetch import Fetcher, FetcherConfig
 
-            async with Fetcher(fetcher_config(settings)) as fetcher:
+            async with Fetcher(FetcherConfig.from_settings(settings)) as fetcher:
                 found = await discover_feeds(fetcher, target)
             if not found:
                 raise AggregatorError(

@@ -101,12 +101,12 @@ async def pipeline_for(
     settings: Settings, db: Database, metrics: Metrics | None = None
 ) -> AsyncIterator[Pipeline]:
     # Imported here: the pipeline pulls in the extractors, which light commands do not need.
-    from aggregator.fetch import Fetcher
+    from aggregator.fetch import Fetcher, FetcherConfig
     from aggregator.metrics import Metrics
-    from aggregator.pipeline import Pipeline, fetcher_config
+    from aggregator.pipeline import Pipeline
     from aggregator.tagger import Tagger
 
-    async with Fetcher(fetcher_config(settings)) as fetcher:
+    async with Fetcher(FetcherConfig.from_settings(settings)) as fetcher:
         yield Pipeline(
             settings=settings,
             db=db,

@@ -15,10 +15,10 @@ from aggregator import storage
 from aggregator.cli.runtime import install_signal_handlers, open_database, seed_database
 from aggregator.cli.services import build_web_services
 from aggregator.config import Settings
-from aggregator.fetch import Fetcher
+from aggregator.fetch import Fetcher, FetcherConfig
 from aggregator.logs import configure_logging
 from aggregator.metrics import Metrics
-from aggregator.pipeline import Pipeline, fetcher_config
+from aggregator.pipeline import Pipeline
 from aggregator.scheduler import Scheduler
 from aggregator.tagger import Tagger
 from aggregator.types import NewFeed
@@ -58,7 +58,7 @@ async def serve_forever(
                 ],
             )
         metrics = Metrics()
-        async with Fetcher(fetcher_config(settings)) as fetcher:
+        async with Fetcher(FetcherConfig.from_settings(settings)) as fetcher:
             tagger = Tagger()
             pipeline = Pipeline(
                 settings=settings, db=db, fetcher=fetcher, tagger=tagger, metrics=metrics
