@@ -29,7 +29,7 @@ from xml.parsers import expat
 
 from aggregator.errors import OPMLError
 from aggregator.types import NewFeed
-from aggregator.urls import InvalidURL, normalize_url
+from aggregator.urls import MAX_URL_CHARS, InvalidURL, normalize_url
 
 MAX_OPML_BYTES: Final = 16 * 1024 * 1024
 MAX_OUTLINES: Final = 100_000
@@ -39,9 +39,8 @@ MAX_FOLDER_DEPTH: Final = 50
 MAX_ELEMENT_DEPTH: Final = MAX_FOLDER_DEPTH + 10
 
 CATEGORY_SEPARATOR: Final = " / "
-# What storage's columns hold (feeds.url/site_url String(2048), category String(512)); longer
-# values would make PostgreSQL refuse the whole all-or-nothing import.
-MAX_URL_CHARS: Final = 2048
+# What storage's columns hold (feeds.url/site_url 2048 characters: ``urls.MAX_URL_CHARS``,
+# category 512); longer values would make PostgreSQL refuse the whole all-or-nothing import.
 MAX_CATEGORY_CHARS: Final = 512
 MAX_TITLE_CHARS: Final = 1024
 
