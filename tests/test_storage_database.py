@@ -99,3 +99,26 @@ async def test_claims_skip_rows_locked_by_another_postgresql_transaction(
     finally:
         await other.close()
         await setup.close()
+
+
+async def test_postgresql_connections_recover_after_the_server_drops_them(
+    postgres_url: str,
+) -> None:
+    """A restarted server kills pooled connections; the next call must simply work."""
+    db = await Database.open(postgres_url)
+    admin = await Database.open(postgres_url)
+    try:
+        await upgrade(db)
+        await storage.add_feed(db, NewFeed("https://a.example/feed"), now=NOW)
+        async with admin.transaction() as conn:
+            killed = await conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+            assert any(killed.scalars())
+        assert [f.url for f in await storage.list_feeds(db)] == ["https://a.example/feed"]
+    finally:
+        await admin.close()
+        await db.close()

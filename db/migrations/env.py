@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from logging.config import fileConfig
 
 from alembic import context
 from sqlalchemy.engine import Connection
@@ -19,6 +20,9 @@ from aggregator.storage.base import Base
 config = context.config
 target_metadata = Base.metadata
 
+if config.config_file_name is not None:  # run by hand: log like the alembic command does
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
 
 def _configure(connection: Connection) -> None:
     context.configure(
@@ -27,6 +31,9 @@ def _configure(connection: Connection) -> None:
         compare_type=True,
         # SQLite cannot ALTER most things; batch mode rebuilds tables when needed.
         render_as_batch=connection.dialect.name == "sqlite",
+        # SQLite runs DDL inside transactions too (the engine issues BEGIN itself), so a
+        # failed migration leaves nothing half-applied on either database.
+        transactional_ddl=True,
     )
     with context.begin_transaction():
         context.run_migrations()
