@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run demo test lint format bench bench-poll bench-fetch bench-extraction bench-tagging bench-web browser clean help
+.PHONY: run demo test lint format bench bench-poll bench-fetch bench-opml bench-extraction bench-tagging bench-web browser clean help
 
 help:
 	@echo "make run    - set up and run the scheduler and web view on http://127.0.0.1:8080"
@@ -45,13 +45,16 @@ format: $(STAMP)
 	$(BIN)/ruff format aggregator web tests benchmarks
 	$(BIN)/ruff check --fix aggregator web tests benchmarks
 
-bench: bench-poll bench-fetch bench-extraction bench-tagging bench-web
+bench: bench-poll bench-fetch bench-opml bench-extraction bench-tagging bench-web
 
 bench-poll: $(STAMP)
 	$(BIN)/python benchmarks/poll.py
 
 bench-fetch: $(STAMP)
 	$(BIN)/python benchmarks/fetch.py
+
+bench-opml: $(STAMP)
+	$(BIN)/python benchmarks/opml.py
 
 bench-extraction: $(STAMP)
 	$(BIN)/python benchmarks/extraction.py

@@ -219,6 +219,8 @@ def opml_import(ctx: click.Context, file: Path) -> None:
     document = parse_opml(file.read_bytes())  # OPMLError -> one-line error, nothing imported
     for reason in document.skipped:
         click.echo(f"skipped: {reason}", err=True)
+    for warning in document.warnings:
+        click.echo(f"warning: {warning}", err=True)
 
     async def main() -> None:
         async with database(settings) as db:

@@ -21,7 +21,6 @@ from aggregator.metrics import Metrics
 from aggregator.pipeline import Pipeline
 from aggregator.scheduler import Scheduler
 from aggregator.tagger import Tagger
-from aggregator.types import NewFeed
 from web.app import create_app
 from web.ops import add_ops_routes
 
@@ -50,12 +49,10 @@ async def serve_forever(
     try:
         await seed_database(settings, db)
         if demo_site is not None:
+            from aggregator.demo import demo_feeds
+
             await storage.add_feeds(
-                db,
-                [
-                    NewFeed(url=url, title=title, category=category)
-                    for title, url, category in demo_site.feed_urls
-                ],
+                db, [feed.to_new_feed() for feed in demo_feeds(demo_site.base_url)]
             )
         metrics = Metrics()
         async with Fetcher(FetcherConfig.from_settings(settings)) as fetcher:
@@ -168,6 +165,7 @@ def demo_command(ctx: click.Context, host: str | None, port: int | None, keep: b
         import_opml="",
         allowed_networks=",".join(filter(None, [base.allowed_networks, "127.0.0.1/32"])),
         poll_tick_s=min(base.poll_tick_s, 5),
+        min_interval_s=60,  # the demo site releases new articles while it runs
     )
     asyncio.run(serve_forever(settings, with_web=True, with_worker=True, demo=True))
 
