@@ -234,7 +234,8 @@ def test_extract_from_feed_content() -> None:
 RULE_PAGE = """<html><body><div class="story"><h1>Town hall vote</h1>
 <div class="story-text"><p>The council voted on Tuesday to keep the library open on Sundays.</p>
 <div class="promo">Buy our annual guide now!</div>
-<p>Opening hours will be reviewed again next spring.</p></div></div>
+<p>Opening hours will be reviewed again next spring.</p>
+<h3>Leave a Reply</h3><p>Your email address will not be published.</p></div></div>
 <div class="sidebar"><p>Weather: sunny with light winds all week long in the valley.</p></div></body></html>"""
 
 

@@ -20,7 +20,13 @@ from aggregator.extract.decode import decode_html
 from aggregator.extract.enrich import enrich, index_source
 from aggregator.extract.metadata import PageMetadata, best_title, clean_space, read_metadata
 from aggregator.extract.rules import SiteRule, SiteRules, load_site_rules
-from aggregator.extract.text import count_words, html_to_paragraphs, join_paragraphs, xml_safe
+from aggregator.extract.text import (
+    BLOCK_TAGS,
+    count_words,
+    html_to_paragraphs,
+    join_paragraphs,
+    xml_safe,
+)
 from aggregator.sanitize import sanitize_html
 from aggregator.types import ExtractedArticle
 
@@ -288,10 +294,49 @@ def _trafilatura_body(tree: etree._Element, html: str, url: str | None) -> etree
     return converted
 
 
-def _taken_body(elements: list[etree._Element]) -> etree._Element:
+# Wrappers whose children are the blocks (so the block filters see paragraphs, not one div).
+_CONTAINERS = frozenset({"div", "section", "article", "main", "body", "center"})
+
+
+def _loose_text(text: str | None) -> etree._Element | None:
+    if not text or not text.strip():
+        return None
+    paragraph = lxml.html.Element("p")
+    paragraph.text = text.strip()
+    return paragraph
+
+
+def _flatten(element: etree._Element) -> list[etree._Element]:
+    """The block-level content of ``element``: containers holding only blocks are unwrapped,
+    their loose text becoming <p>; a container with inline children stays one block."""
+    children = [child for child in element if isinstance(child.tag, str)]
+    if element.tag not in _CONTAINERS or any(
+        child.tag not in BLOCK_TAGS | {"form", "iframe", "script", "style", "noscript"}
+        for child in children
+    ):
+        return [element]
+    blocks: list[etree._Element] = []
+    loose = _loose_text(element.text)
+    if loose is not None:
+        blocks.append(loose)
+    for child in element:
+        if not isinstance(child.tag, str):
+            continue  # comments and processing instructions
+        tail = child.tail
+        child.tail = None
+        blocks.extend(_flatten(child))
+        loose = _loose_text(tail)
+        if loose is not None:
+            blocks.append(loose)
+    return blocks
+
+
+def flat_body(elements: list[etree._Element]) -> etree._Element:
+    """A <body> holding the (copied) block content of ``elements``, containers unwrapped."""
     body = lxml.html.Element("body")
     for element in elements:
-        body.append(copy.deepcopy(element))
+        for block in _flatten(copy.deepcopy(element)):
+            body.append(block)
     return body
 
 
@@ -380,7 +425,7 @@ def extract(
         _apply_drop(tree, rule.drop)
         taken = _take(tree, rule)
         if taken:
-            body = _taken_body(taken)
+            body = flat_body(taken)
             postprocess_body(body, metadata, title, options)
             return finish_article(
                 _serialize(body),

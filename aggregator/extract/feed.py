@@ -7,7 +7,7 @@ from collections import Counter
 
 import lxml.html
 
-from aggregator.extract.engine import EXTRACTOR_FEED, finish_article, postprocess_body
+from aggregator.extract.engine import EXTRACTOR_FEED, finish_article, flat_body, postprocess_body
 from aggregator.extract.metadata import PageMetadata
 from aggregator.extract.text import count_words, parse_fragment, xml_safe
 from aggregator.sanitize import html_to_text
@@ -65,7 +65,7 @@ def extract_from_feed_content(
     """An ExtractedArticle from a feed entry's full content (e.g. ``content:encoded``)."""
     if not html or not html.strip():
         return finish_article("", url=url, title=title, metadata=None, extractor=EXTRACTOR_FEED)
-    body = parse_fragment(html)
+    body = flat_body([parse_fragment(html)])
     postprocess_body(body, PageMetadata(), title)
     serialized = (body.text or "") + "".join(
         lxml.html.tostring(child, encoding="unicode") for child in body
