@@ -364,3 +364,20 @@ def test_expression_parser_never_crashes(expression: str, noise: str) -> None:
         except RuleError:
             continue
         match(compiled, TaggableDocument(title="Iran", body="The U.S. and Iran x talked."))
+
+
+def test_overlapping_terms_all_count_but_ignore_phrases_hide() -> None:
+    # A phrase used by one rule part must not hide the words inside it from another.
+    definition = topic(
+        '[[rules]]\nid = "iran"\nmatch = "@iran"\n'
+        '[[rules]]\nid = "talks"\nmatch = "\\"Iran talks\\""\nweight = 0.5\n'
+    )
+    result = match(
+        compile_topic("t", "T", definition), TaggableDocument(body="Filler. Iran talks resumed.")
+    )
+    assert result.fired == ("iran", "talks")
+    hidden = topic('[[rules]]\nid = "iran"\nmatch = "@iran"\n').replace(
+        "threshold = 1", 'threshold = 1\nignore = ["Iran talks"]'
+    )
+    assert not fires(hidden, body="Filler. Iran talks resumed.")
+    assert fires(hidden, body="Filler. Iran said no.")

@@ -63,6 +63,9 @@ _RULE_ID = re.compile(r"[a-z0-9][a-z0-9_.\-]*")
 _TOP_KEYS = ("threshold", "lead_sentences", "ignore", "weights", "groups", "rules")
 _RULE_KEYS = ("id", "match", "scope", "weight", "max", "fields", "count", "required", "note")
 _SPAN_CACHE_LIMIT = 50_000
+# The symbols of an ignore phrase: it counts for nothing and hides the terms inside it.
+IGNORE_SYMBOL = "!ignore"
+IGNORED = frozenset({IGNORE_SYMBOL})
 
 
 @dataclass(slots=True)  # not frozen: frozen dataclasses are slow to build, and hits are many
@@ -511,7 +514,7 @@ def compile_table(
     ignored_keys = {t.key for t in ignore}
     exact_terms: list[tuple[re.Pattern[str], re.Pattern[str] | None, frozenset[str]]] = []
     for key, spec in specs.items():
-        term_symbols = frozenset() if key in ignored_keys else frozenset(symbols[key])
+        term_symbols = IGNORED if key in ignored_keys else frozenset(symbols[key])
         exact = spec.exact_regex(case_sensitive=True) if spec.case_sensitive else None
         exact_terms.append((spec.exact_regex(case_sensitive=False), exact, term_symbols))
     try:

@@ -8,7 +8,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aggregator.tagging.compiler import FIELDS, CompiledRulePart, CompiledTopic, Hit
+from aggregator.tagging.compiler import (
+    FIELDS,
+    IGNORE_SYMBOL,
+    IGNORED,
+    CompiledRulePart,
+    CompiledTopic,
+    Hit,
+)
 from aggregator.tagging.document import PreparedDocument, TaggableDocument, prepare
 from aggregator.tagging.scanner import MultiScanner
 
@@ -59,6 +66,7 @@ def _scan(
     append = hits.append
     fast = topic.fast_symbols
     case_spans = topic.case_symbols
+    hidden_until = -1  # end of the ignore phrase being read; spans are in start order
     for start, end in spans:
         span_lower = lower[start:end]
         symbols = fast.get(span_lower)
@@ -68,7 +76,12 @@ def _scan(
             if symbols is None:
                 symbols = topic.lookup(span_lower, span_original)
         if not symbols:
-            continue  # an ignored phrase, or a {CASE} term in the wrong case
+            continue  # a {CASE} term in the wrong case
+        if symbols is IGNORED or IGNORE_SYMBOL in symbols:
+            hidden_until = max(hidden_until, end)
+            continue
+        if end <= hidden_until:
+            continue  # inside an ignore phrase
         if in_title:
             append(Hit(start, end, symbols, True, "title"))
         else:

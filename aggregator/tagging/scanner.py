@@ -1,18 +1,17 @@
 """Find every term of a topic in one pass over the text.
 
 An Aho-Corasick automaton (``ahocorasick_rs``) finds each term's literal start in linear time;
-Python then keeps whole words only, extends wildcards with a small anchored regex, and picks
-leftmost-longest, non-overlapping spans: a longer phrase hides the words inside it. This is
-several times faster than one big regex alternation, which tries every position of the text.
-``regex_spans`` is the same semantics as one regular expression, kept as the reference that
-tests compare the fast path against.
+Python then keeps whole words only and extends wildcards with a small anchored regex. Every
+occurrence of every term is reported, overlapping ones too ("White House" and "House"); the
+matcher decides what hides what (ignore phrases). This is several times faster than a regex
+alternation, which tries every position of the text. ``regex_spans`` is the same semantics
+with one regular expression per term, kept as the reference the tests compare against.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 import ahocorasick_rs
 
@@ -78,10 +77,10 @@ class MultiScanner:
         )
 
     def spans(self, text: str) -> list[list[tuple[int, int]]]:
-        """Per term set, its spans in ``text`` (lower-cased and passed through ``scan_text``)."""
+        """Per term set, every (start, end) of its terms in ``text`` (lower-cased and passed
+        through ``scan_text``), ordered by start, longest first."""
         length = len(text)
-        # (start, -end) per set: a plain sort then puts the longest match first.
-        found: list[list[tuple[int, int]]] = [[] for _ in range(self._sets)]
+        found: list[set[tuple[int, int]]] = [set() for _ in range(self._sets)]
         targets = self._targets
         # The hot path of tagging: word-boundary checks are inlined on purpose.
         for index, start, end in self._automaton.find_matches_as_indexes(text, overlapping=True):
@@ -93,31 +92,21 @@ class MultiScanner:
             for slot, patterns in targets[index]:
                 if patterns is None:
                     if ends_word:
-                        found[slot].append((start, -end))
+                        found[slot].add((start, end))
                     continue
-                best = -1
                 for pattern in patterns:
                     if pattern is None:
                         if ends_word:
-                            best = max(best, end)
+                            found[slot].add((start, end))
                     else:
                         extended = pattern.match(text, start)
                         if extended is not None:
-                            best = max(best, extended.end())
-                if best > start:
-                    found[slot].append((start, -best))
-        return [_leftmost_longest(spans) for spans in found]
+                            found[slot].add((start, extended.end()))
+        return [sorted(spans, key=_by_start_longest_first) for spans in found]
 
 
-def _leftmost_longest(found: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    found.sort()
-    spans: list[tuple[int, int]] = []
-    last_end = -1
-    for start, negative_end in found:
-        if start >= last_end:
-            last_end = -negative_end
-            spans.append((start, last_end))
-    return spans
+def _by_start_longest_first(span: tuple[int, int]) -> tuple[int, int]:
+    return span[0], -span[1]
 
 
 class TermScanner:
@@ -133,28 +122,10 @@ class TermScanner:
         return self._scanner.spans(text)[0]
 
 
-def _trie_regex(atom_lists: Iterable[tuple[str, ...]]) -> str:
-    root: dict[str, Any] = {}
-    for atoms in atom_lists:
-        node = root
-        for atom in atoms:
-            node = node.setdefault(atom, {})
-        node[""] = {}
-
-    def render(node: dict[str, Any]) -> str:
-        # Literal characters first, wildcards last: the longer, more specific term wins.
-        children = sorted((a for a in node if a), key=lambda a: (a == r"\w*", a == r"\s+", a))
-        alternatives = [atom + render(node[atom]) for atom in children]
-        if not alternatives:
-            return ""
-        body = alternatives[0] if len(alternatives) == 1 else "(?:" + "|".join(alternatives) + ")"
-        return "(?:" + body + ")?" if "" in node else body
-
-    return render(root)
-
-
 def regex_spans(terms: Iterable[TermSpec], text: str) -> list[tuple[int, int]]:
-    """Reference implementation of ``TermScanner.spans`` as one regular expression."""
-    atom_lists = sorted((t.pattern_atoms for t in terms), key=len, reverse=True)
-    scanner = re.compile(r"(?<!\w)(?:" + _trie_regex(atom_lists) + r")(?!\w)")
-    return [m.span() for m in scanner.finditer(text)]
+    """Reference implementation of ``TermScanner.spans``: one regular expression per term."""
+    found: set[tuple[int, int]] = set()
+    for term in terms:
+        pattern = re.compile(r"(?<!\w)(?=(" + _term_regex(term) + r")(?!\w))")
+        found.update(match.span(1) for match in pattern.finditer(text))
+    return sorted(found, key=_by_start_longest_first)
