@@ -445,3 +445,21 @@ def test_postprocess_drops_closing_plugs_and_credits() -> None:
     kept = [" ".join(block.itertext()) for block in body]
     # A sentence about following someone, inside the story, stays.
     assert kept == [LONG, "Users who follow him on Twitter saw the post first, officials said."]
+
+
+def test_json_ld_article_body_wins_when_the_page_shows_only_a_teaser() -> None:
+    paragraphs = [
+        f"Part {n}: the envoy described the proposal in detail to the committee." for n in range(20)
+    ]
+    body_json = json.dumps({"@type": "NewsArticle", "articleBody": "\n\n".join(paragraphs)})
+    teaser = paragraphs[0] + " " + paragraphs[1]
+    page = f"""<html><head><script type="application/ld+json">{body_json}</script></head>
+    <body><article><h1>Proposal</h1><p>{teaser}</p>
+    <div class="paywall"><p>Subscribe to read the full story.</p></div></article></body></html>"""
+    article = extract(page, "https://example.com/p")
+    assert article.extractor == "json-ld"
+    assert article.text.split("\n\n") == paragraphs
+    # A JSON-LD body no longer than what the page shows is not preferred.
+    short_json = json.dumps({"@type": "NewsArticle", "articleBody": paragraphs[0]})
+    page = page.replace(body_json, short_json)
+    assert extract(page, "https://example.com/p").extractor == "trafilatura+rules"

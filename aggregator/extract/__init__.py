@@ -5,6 +5,7 @@ Pure functions: the caller fetches; nothing here does I/O except reading a rules
 
 from __future__ import annotations
 
+from aggregator.extract.decode import charset_from_content_type, decode_html
 from aggregator.extract.engine import Options, extract
 from aggregator.extract.feed import extract_from_feed_content, feed_content_is_full_article
 from aggregator.extract.rules import SiteRule, SiteRules, load_site_rules, parse_site_rules
@@ -13,6 +14,8 @@ __all__ = [
     "Options",
     "SiteRule",
     "SiteRules",
+    "charset_from_content_type",
+    "decode_html",
     "extract",
     "extract_from_feed_content",
     "feed_content_is_full_article",

@@ -294,6 +294,22 @@ def _trafilatura_body(tree: etree._Element, html: str, url: str | None) -> etree
     return converted
 
 
+# JSON-LD articleBody replaces the page extraction only when the page gave (next to) nothing,
+# or when the structured text is much longer: publishers often truncate articleBody to a
+# teaser, so a shorter one is never preferred.
+_JSON_LD_MIN_WORDS = 100
+_JSON_LD_LONGER_BY = 2.0
+
+
+def _json_ld_body_is_better(article_body: str | None, extracted_words: int) -> bool:
+    if not article_body:
+        return False
+    if extracted_words == 0:
+        return True
+    ld_words = count_words(article_body)
+    return ld_words >= _JSON_LD_MIN_WORDS and ld_words >= _JSON_LD_LONGER_BY * extracted_words
+
+
 # Wrappers whose children are the blocks (so the block filters see paragraphs, not one div).
 _CONTAINERS = frozenset({"div", "section", "article", "main", "body", "center"})
 
@@ -440,11 +456,12 @@ def extract(
     if body is not None:
         enrich(body, source_index)
         postprocess_body(body, metadata, title, options)
-    if body is None or not clean_space("".join(body.itertext())):
-        if metadata.article_body:
-            body, extractor = _text_body(metadata.article_body), EXTRACTOR_JSON_LD
-        else:
-            return finish_article("", url=url, title=title, metadata=metadata, extractor="")
+    extracted_words = count_words("".join(body.itertext())) if body is not None else 0
+    if _json_ld_body_is_better(metadata.article_body, extracted_words):
+        assert metadata.article_body is not None
+        body, extractor = _text_body(metadata.article_body), EXTRACTOR_JSON_LD
+    elif body is None or not extracted_words:
+        return finish_article("", url=url, title=title, metadata=metadata, extractor="")
     return finish_article(
         _serialize(body), url=url, title=title, metadata=metadata, extractor=extractor
     )
