@@ -191,7 +191,14 @@ def _words_between(doc: PreparedDocument) -> Any:
 
 
 def match(topic: CompiledTopic, document: TaggableDocument | PreparedDocument) -> MatchResult:
-    """Score one document against one topic and explain the verdict."""
+    """Score one document against one topic and explain the verdict.
+
+    The explanation: ``topic``, ``matched``, ``score``, ``threshold``, ``fired`` (rule-part
+    ids) and ``parts``: per fired part its ``id``, ``match``, ``scope``, ``weight``, ``units``
+    (how many sentences/paragraphs it held in), ``contribution``, ``capped`` and up to three
+    ``evidence`` items (``field``, matched ``terms``, ``snippet``); ``missing_required`` lists
+    required parts that did not fire.
+    """
     doc = prepare(document)
     title_spans = topic.scanner.spans(doc.title_lower)
     text_spans = topic.scanner.spans(doc.text_lower) if doc.text else []
@@ -229,15 +236,16 @@ def _match(
             fired_units.append(unit)
             if part.count == "units":
                 total += part.weight * _field_weight(topic, unit)
+        if part.count == "share":
+            # A share is of the text's units: a part true only in the title has not fired.
+            fired_units = [unit for unit in fired_units if unit.key[0] != "title"]
+            units_in_text = doc.unit_count(part.scope)
+            share = len(fired_units) / units_in_text if units_in_text else 0.0
+            total = part.weight * share
         if not fired_units:
             if part.required:
                 missing_required.append(part.id)
             continue
-        if part.count == "share":
-            in_text = sum(1 for u in fired_units if u.key[0] != "title")
-            units_in_text = doc.unit_count(part.scope)
-            share = in_text / units_in_text if units_in_text else 0.0
-            total = part.weight * share
         capped = part.max is not None and abs(total) > part.max
         if capped and part.max is not None:
             total = part.max if total > 0 else -part.max
