@@ -463,3 +463,16 @@ def test_json_ld_article_body_wins_when_the_page_shows_only_a_teaser() -> None:
     short_json = json.dumps({"@type": "NewsArticle", "articleBody": paragraphs[0]})
     page = page.replace(body_json, short_json)
     assert extract(page, "https://example.com/p").extractor == "trafilatura+rules"
+
+
+@pytest.mark.parametrize("paragraphs", [1, 6])  # a short page also runs the full cascade
+def test_drop_only_rule_applies_to_the_generic_extractor(paragraphs: int) -> None:
+    promo = "Our partners at the marina offer discounted winter berths for every reader this month."
+    page = f"""<html><body><article><h1>Harbour news</h1>
+    {"".join(f"<p>{n}. {LONG}</p>" for n in range(paragraphs))}
+    <p class="promo-box">{promo}</p><p>{LONG}</p></article></body></html>"""
+    rules = parse_site_rules('[sites."harbour.example"]\ndrop = [".promo-box"]\n')
+    assert promo in extract(page, "https://harbour.example/a").text
+    article = extract(page, "https://harbour.example/a", rules=rules)
+    assert promo not in article.text and LONG.strip() in article.text
+    assert article.extractor == "trafilatura+rules"
