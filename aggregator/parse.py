@@ -338,6 +338,35 @@ def _root_element(body: bytes) -> str | None:
 # XML hardening
 
 
+_START_TAG = re.compile(rb"<[A-Za-z][^<>]*")
+_ATTRIBUTE_VALUE_START = re.compile(rb"=\s*[\"']")
+# Cost of the attribute lookups below, in units of (attributes per element) squared:
+# 20 million is about two seconds of CPU; real feeds stay far below (a few thousand).
+MAX_ATTRIBUTE_WORK = 20_000_000
+_ATTRIBUTE_SCAN_THRESHOLD = 50_000
+
+
+def _refuse_attribute_floods(body: bytes, url: str) -> None:
+    """ParseError for documents whose elements carry floods of attributes.
+
+    The SAX layer under feedparser finds each attribute by a linear search, so the work per
+    element grows with the square of its attributes: one tag with 100,000 attributes costs
+    minutes of CPU. Documents with few "=" signs (all real feeds) skip the per-tag count.
+    """
+    wide = _wide_codec(body)
+    text = body if wide is None else body[wide[1] :].decode(wide[0], "replace").encode("utf-8")
+    if text.count(b"=") < _ATTRIBUTE_SCAN_THRESHOLD:
+        return
+    work = 0
+    for match in _START_TAG.finditer(text):
+        tag = match.group()
+        if b"=" in tag:
+            attributes = len(_ATTRIBUTE_VALUE_START.findall(tag))
+            work += attributes * attributes
+    if work > MAX_ATTRIBUTE_WORK:
+        raise ParseError(url, "elements with floods of attributes; refusing to parse them")
+
+
 def _strip_leading_whitespace(body: bytes) -> bytes:
     """Drop blank lines before ``<?xml``: common (WordPress plugins) and fatal to strict XML."""
     if body[:1].isspace():
@@ -437,6 +466,7 @@ def _struct_to_datetime(value: Any) -> datetime | None:
 def _parse_xml_feed(
     body: bytes, url: str, *, content_type: str | None, now: datetime, max_entries: int
 ) -> FeedData:
+    _refuse_attribute_floods(body, url)
     root = _root_element(body)
     if root == "html":
         raise ParseError(url, "an HTML page, not a feed (look for the feed's own URL)")

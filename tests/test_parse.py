@@ -476,3 +476,20 @@ def test_json_feed_dates(date_published: object, expected: datetime | None) -> N
         "items": [{"id": "a", "content_text": "x", "date_published": date_published}],
     }
     assert parse(json.dumps(doc)).entries[0].published_at == expected
+
+
+@pytest.mark.parametrize(("attributes", "elements"), [(100_000, 1), (900, 100)])
+def test_attribute_floods_are_refused(attributes: int, elements: int) -> None:
+    # feedparser's SAX layer is quadratic in attributes per element: minutes of CPU otherwise.
+    tag = "<item " + " ".join(f'a{i}="1"' for i in range(attributes)) + "></item>"
+    with pytest.raises(ParseError, match="attributes"):
+        parse(rss(tag * elements))
+
+
+def test_attribute_heavy_but_legitimate_markup_parses() -> None:
+    link = '<a href="https://x.example/?a=1&amp;b=2" title="t" class="c">l</a>'
+    items = "".join(
+        f"<item><guid>g{i}</guid><description><![CDATA[{link * 100}]]></description></item>"
+        for i in range(200)
+    )
+    assert len(parse(rss(items)).entries) == 200
