@@ -11,7 +11,7 @@ from aggregator.tagging import TaggableDocument, compile_topics, load_default_to
 
 # Floors: the figures the shipped rules reach on the dev half, minus a margin of 0.02.
 FLOORS = {
-    "us-iran": {"precision": 0.90, "f1": 0.94},
+    "us-iran": {"precision": 0.92, "f1": 0.94},
     "sanctions": {"precision": 0.93, "f1": 0.93},
 }
 
