@@ -97,7 +97,7 @@ def _take(tree: etree._Element, rule: SiteRule) -> list[etree._Element]:
 # Short blocks that are page furniture, not article text, in the languages of the sources.
 _BOILERPLATE_RE = re.compile(
     r"""^(?:
-        (?:read|see|click|tap|learn|find\ out)\ (?:more|here|the\ full)\b
+        (?:read|see|learn|find\ out)\ (?:more|here|the\ full)\b
       | more\ about\ (?:this|that)\ here\b
       | (?:continue|keep)\ reading\b
       | (?:related|recommended|more\ stories|more\ from|you\ (?:may|might)\ (?:also\ )?like|don.?t\ miss|see\ also|also\ read|read\ next|up\ next|trending|most\ popular|popular\ (?:now|stories))\b
@@ -206,6 +206,7 @@ def _postprocess(
             if (
                 block.tag in _HEADINGS | {"p"}
                 and words <= _LINK_BLOCK_MAX_WORDS
+                and len(block.findall(".//a")) >= 2  # one linked line can be a product or a title
                 and _link_density(block, len(text)) >= 0.8
             ):
                 body.remove(block)
