@@ -7,7 +7,8 @@ and, on a second port, a trivial aiohttp handler returning the very bytes of the
 (with the same headers). The load generator (this process, on 127.0.0.1, at most
 ``--concurrency`` requests in flight) measures, in the same run:
 
-- ``/topics/us-iran.atom`` cold: a full 200 response every time (rendered from storage);
+- ``/topics/us-iran.atom`` without validators: a full 200 every time (gzip, as the client
+  accepts it; and once more uncompressed, like the trivial handler's response);
 - ``/topics/us-iran.atom`` conditional: ``If-None-Match`` with the current ETag (304s);
 - ``/topics/us-iran``: the topic HTML page;
 - the same feed and page from a second app with its render cache off (``cache_ttl_s=0``):
@@ -278,6 +279,13 @@ async def measure(ports: dict[str, int], requests: int, concurrency: int) -> lis
             f"{app}/topics/us-iran.atom",
             requests,
             concurrency,
+        ),
+        await load(
+            "/topics/us-iran.atom (200, identity encoding)",
+            f"{app}/topics/us-iran.atom",
+            requests,
+            concurrency,
+            {"Accept-Encoding": "identity"},
         ),
         await load(
             "/topics/us-iran.atom conditional",

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlencode
 
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -164,8 +165,6 @@ async def curator_middleware(request: web.Request, handler: Handler) -> web.Stre
 
 
 def _next_query(request: web.Request) -> str:
-    from urllib.parse import urlencode
-
     return urlencode({"next": request.path_qs})
 
 

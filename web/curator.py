@@ -19,7 +19,9 @@ from aggregator.errors import AggregatorError, DuplicateFeedError, RuleError
 from aggregator.opml import OpmlFeed, parse_opml, write_opml
 from aggregator.types import MatchState, NewFeed
 from web.context import app_context, render, replace_session, session_of
+from web.params import cursor_param
 from web.passwords import verify_password
+from web.reader import explanation_lines
 from web.security import new_session, safe_next
 from web.services import DiscoveredFeed
 
@@ -425,10 +427,11 @@ async def topic_save(request: web.Request) -> web.StreamResponse:
 
 
 async def topic_entries_page(request: web.Request) -> web.Response:
-    """Every entry of a topic, hidden ones included, with why and the decision buttons."""
-    from web.params import cursor_param
-    from web.reader import explanation_lines
+    """A topic's entries with why each is there and the decision buttons.
 
+    Hidden entries are not listed (storage's ``topic_entries`` has no option for them yet);
+    they stay reachable, with their buttons, from their article pages.
+    """
     context = app_context(request)
     slug = request.match_info["slug"]
     topic = await context.store.get_topic(slug)
