@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.extract import extract
+from aggregator.extract import extract, extract_from_feed_content, feed_content_is_full_article
 
 SEED_FILE = "discovery-headlines-trump-letter-to-iran.txt"
 TAGLINE = "Bizarre Facts & Curiosities"
@@ -177,3 +177,30 @@ def test_seed_page_metadata_and_html(seed: tuple[str, list[str]]) -> None:
     assert re.findall(r"<h2>(.*?)</h2>", article.html) == [escape(h) for h in headings]
     assert "<form" not in article.html and "<script" not in article.html
     assert article.word_count > 900
+
+
+def _feed_block(block: str) -> str:
+    if is_heading(block):
+        return f"<h2>{escape(block)}</h2>"
+    if block.endswith(READ_MORE):
+        text = escape(block.removesuffix(READ_MORE))
+        return f"<p>{text}<a href='/2025/03/iran-drones-russia/'>{escape(READ_MORE)}</a></p>"
+    return f"<p>{escape(block)}</p>"
+
+
+def test_seed_feed_full_content_is_recognised_and_extracted(seed: tuple[str, list[str]]) -> None:
+    headline, blocks = seed
+    page_text = extract(seed_wordpress_page(headline, blocks), PAGE_URLS[0]).text
+    # What WordPress puts in content:encoded: the post body, with its in-text link.
+    content = "".join(_feed_block(b) for b in blocks)
+    assert feed_content_is_full_article(content, page_text)
+    from_feed = extract_from_feed_content(content, PAGE_URLS[0], title=headline)
+    assert from_feed.extractor == "feed" and from_feed.title == headline
+    assert [_norm(p) for p in from_feed.text.split("\n\n")] == [
+        _norm(b.removesuffix(READ_MORE)) for b in blocks
+    ]
+    # The RSS description is an excerpt: "[…]" and WordPress's "appeared first on" footer.
+    excerpt = f"<p>{escape(blocks[0])} [&hellip;]</p>"
+    assert not feed_content_is_full_article(excerpt, page_text)
+    footer = f"{content}<p>The post {escape(headline)} appeared first on Discovery Headlines.</p>"
+    assert not feed_content_is_full_article(footer, page_text)
