@@ -493,3 +493,8 @@ def test_attribute_heavy_but_legitimate_markup_parses() -> None:
         for i in range(200)
     )
     assert len(parse(rss(items)).entries) == 200
+
+
+def test_tag_floods_are_refused() -> None:
+    with pytest.raises(ParseError, match="tags in one document"):
+        parse(rss("<item><title>" + "<a" * 1_000_001))
