@@ -26,7 +26,7 @@ from aggregator.extract.decode import charset_from_content_type, decode_html
 from aggregator.extract.engine import postprocess_body
 from aggregator.extract.enrich import enrich, index_source
 from aggregator.extract.metadata import PageMetadata
-from aggregator.extract.text import count_words, html_to_paragraphs, join_paragraphs
+from aggregator.extract.text import count_words, guess_language, html_to_paragraphs, join_paragraphs
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extract"
 NEWS_URL = "https://news.example.com/local/harbour-reopens"
@@ -476,3 +476,30 @@ def test_drop_only_rule_applies_to_the_generic_extractor(paragraphs: int) -> Non
     article = extract(page, "https://harbour.example/a", rules=rules)
     assert promo not in article.text and LONG.strip() in article.text
     assert article.extractor == "trafilatura+rules"
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("東京都は新しい防災計画を発表した。", "ja"),
+        ("서울시는 새로운 계획을 발표했다.", "ko"),
+        ("北京市政府今天发布了新的计划。", "zh"),
+        ("وزارت امور خارجه ایران گفت که پاسخ نامه را بررسی می‌کند.", "fa"),
+        ("قالت وزارة الخارجية إن الرد على الرسالة قيد الدراسة.", "ar"),
+        ("The ministry said it was studying the letter.", None),  # Latin: too many languages
+        ("Министерство заявило, что изучает письмо.", None),  # Cyrillic: likewise
+        ("", None),
+    ],
+)
+def test_guess_language_from_script(text: str, language: str | None) -> None:
+    assert guess_language(text) == language
+
+
+def test_undeclared_page_language_is_guessed_from_its_text() -> None:
+    sentences = "".join(
+        f"<p>وزارت امور خارجه ایران گفت که پاسخ نامه {n} را بررسی می‌کند.</p>" for n in range(6)
+    )
+    article = extract(
+        f"<html><body><article>{sentences}</article></body></html>", "https://example.ir/"
+    )
+    assert article.language == "fa"

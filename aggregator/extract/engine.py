@@ -24,6 +24,7 @@ from aggregator.extract.rules import SiteRule, SiteRules, load_site_rules
 from aggregator.extract.text import (
     BLOCK_TAGS,
     count_words,
+    guess_language,
     html_to_paragraphs,
     join_paragraphs,
     xml_safe,
@@ -414,7 +415,7 @@ def finish_article(
         author=metadata.author if metadata else None,
         published=metadata.published if metadata else None,
         lead_image=lead_image,
-        language=metadata.language if metadata else None,
+        language=(metadata.language if metadata else None) or guess_language(text),
         word_count=count_words(text),
         extractor=extractor if text else "",
     )

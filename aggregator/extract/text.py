@@ -118,3 +118,34 @@ def join_paragraphs(parts: list[str]) -> str:
             text += "\n" if both_items else "\n\n"
         text += part
     return text
+
+
+# Scripts that name their language well enough to label an undeclared page; Latin and Cyrillic
+# are shared by too many languages to guess from the script alone.
+_KANA_RE = re.compile(r"[\u3040-\u30ff]")
+_SCRIPTS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("ko", re.compile(r"[\uac00-\ud7af]")),
+    ("zh", re.compile(r"[\u4e00-\u9fff]")),
+    ("ar", re.compile(r"[\u0600-\u06ff]")),
+    ("he", re.compile(r"[\u0590-\u05ff]")),
+    ("el", re.compile(r"[\u0370-\u03ff]")),
+    ("th", re.compile(r"[\u0e00-\u0e7f]")),
+)
+_PERSIAN_LETTERS_RE = re.compile(r"[\u067e\u0686\u0698\u06af]")  # پ چ ژ گ: not in Arabic
+_SCRIPT_SHARE = 0.3  # of the letters in the text
+
+
+def guess_language(text: str) -> str | None:
+    """The language of ``text`` when its script names one (ja, ko, zh, fa, ar, he, el, th)."""
+    sample = text[:5000]
+    letters = sum(1 for char in sample if char.isalpha())
+    if not letters:
+        return None
+    if len(_KANA_RE.findall(sample)) >= 0.1 * letters:
+        return "ja"  # Japanese mixes kana with han
+    for language, script in _SCRIPTS:
+        if len(script.findall(sample)) >= _SCRIPT_SHARE * letters:
+            if language == "ar" and len(_PERSIAN_LETTERS_RE.findall(sample)) >= 0.01 * letters:
+                return "fa"
+            return language
+    return None
