@@ -34,6 +34,7 @@ import difflib
 import re
 import tomllib
 from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,7 +81,7 @@ class Hit:
 
 
 # Evaluates an expression over one unit: (symbols present, hits in the unit, words between).
-Evaluator = Callable[[set[str], list[Hit], Callable[[Hit, Hit], int]], bool]
+Evaluator = Callable[[AbstractSet[str], list[Hit], Callable[[Hit, Hit], int]], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,6 +308,9 @@ def _compile_evaluator(node: Node) -> Evaluator:
     if symbol is not None:
         return lambda symbols, hits, words: symbol in symbols
     if isinstance(node, NotNode):
+        negated = _symbol_of(node.operand)
+        if negated is not None:
+            return lambda symbols, hits, words: negated not in symbols
         inner = _compile_evaluator(node.operand)
         return lambda symbols, hits, words: not inner(symbols, hits, words)
     if isinstance(node, AndNode | OrNode):
@@ -315,11 +319,19 @@ def _compile_evaluator(node: Node) -> Evaluator:
         if isinstance(node, AndNode):
             if not rest:
                 return lambda symbols, hits, words: simple <= symbols
+            if len(rest) == 1:
+                (only,) = rest
+                return lambda symbols, hits, words: simple <= symbols and only(symbols, hits, words)
             return lambda symbols, hits, words: (
                 simple <= symbols and all(check(symbols, hits, words) for check in rest)
             )
         if not rest:
             return lambda symbols, hits, words: not simple.isdisjoint(symbols)
+        if not simple and len(rest) == 2:
+            first, second = rest
+            return lambda symbols, hits, words: (
+                first(symbols, hits, words) or second(symbols, hits, words)
+            )
         return lambda symbols, hits, words: (
             not simple.isdisjoint(symbols) or any(check(symbols, hits, words) for check in rest)
         )
@@ -328,7 +340,7 @@ def _compile_evaluator(node: Node) -> Evaluator:
     right = frozenset(_positive(node.right))
     distance = node.distance
 
-    def near(symbols: set[str], hits: list[Hit], words: Callable[[Hit, Hit], int]) -> bool:
+    def near(symbols: AbstractSet[str], hits: list[Hit], words: Callable[[Hit, Hit], int]) -> bool:
         if symbols.isdisjoint(left) or symbols.isdisjoint(right):
             return False
         lefts = [h for h in hits if not h.symbols.isdisjoint(left)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aggregator.tagging.compiler import (
@@ -49,8 +49,8 @@ class PreviewResult:
 @dataclass(slots=True)
 class _Unit:
     key: tuple[str, int]
-    hits: list[Hit] = field(default_factory=list)
-    symbols: set[str] = field(default_factory=set)
+    hits: list[Hit]
+    symbols: frozenset[str]
 
 
 def _scan(
@@ -101,16 +101,15 @@ def _scope_units(doc: PreparedDocument, hits: list[Hit], scope: str) -> list[_Un
         _Unit(
             ("title", 0) if index < 0 else (scope, index - 1),
             group,
-            set().union(*[hit.symbols for hit in group]),
+            # One hit (the usual case): its own frozen set serves, read-only.
+            group[0].symbols if len(group) == 1 else frozenset().union(*[h.symbols for h in group]),
         )
         for index, group in groups.items()
     ]
 
 
 def _document_unit(hits: list[Hit]) -> _Unit:
-    unit = _Unit(("document", 0), hits)
-    unit.symbols = set().union(*(hit.symbols for hit in hits))
-    return unit
+    return _Unit(("document", 0), hits, frozenset().union(*[hit.symbols for hit in hits]))
 
 
 def _units_for(

@@ -92,17 +92,18 @@ class MultiScanner:
             for slot, patterns in targets[index]:
                 if patterns is None:
                     if ends_word:
-                        found[slot].add((start, end))
+                        found[slot].add((start, -end))
                     continue
                 for pattern in patterns:
                     if pattern is None:
                         if ends_word:
-                            found[slot].add((start, end))
+                            found[slot].add((start, -end))
                     else:
                         extended = pattern.match(text, start)
                         if extended is not None:
-                            found[slot].add((start, extended.end()))
-        return [sorted(spans, key=_by_start_longest_first) for spans in found]
+                            found[slot].add((start, -extended.end()))
+        # Stored as (start, -end) so a plain tuple sort puts the longest first at each start.
+        return [[(start, -end) for start, end in sorted(spans)] for spans in found]
 
 
 def _by_start_longest_first(span: tuple[int, int]) -> tuple[int, int]:
