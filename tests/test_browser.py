@@ -25,7 +25,7 @@ from aggregator.tagger import Tagger
 from aggregator.tagging import load_default_topics
 from tests.conftest import REPO_ROOT
 from tests.fixture_site import FixtureSite, rss_feed
-from tests.web_support import CURATOR, PASSWORD, Seeded, WebTestSettings, open_seeded_database
+from tests.web_support import CURATOR, PASSWORD, Seeded, WebTestSettings, open_seeded_copy
 from web.app import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -68,8 +68,8 @@ SITE_PAGE = """<!doctype html><html><head><title>Gulf Desk</title>
 
 
 @pytest.fixture
-async def running(sqlite_url: str) -> AsyncIterator[Running]:
-    db, seeded = await open_seeded_database(sqlite_url, entries=6)
+async def running(tmp_path: Path) -> AsyncIterator[Running]:
+    db, seeded = await open_seeded_copy(tmp_path, entries=6)
     default = next(t for t in load_default_topics() if t.slug == "us-iran")
     await storage.upsert_topic(db, "us-iran", default.name, default.description, default.definition)
     site = FixtureSite()
@@ -195,6 +195,13 @@ async def test_curator_adds_a_feed_and_hides_an_article(running: Running, browse
     await page.wait_for_url(re.compile(r".*/curate/feeds\?done=added$"))
     assert await page.get_by_text("Feed added.").is_visible()
     assert await page.get_by_text(running.site.url("/news.xml")).is_visible()
+    # Removing asks first, then the subscription is gone.
+    await page.get_by_role("button", name="Remove Other Wire").click()
+    assert await page.get_by_role("heading", name="Remove Other Wire?").is_visible()
+    await shot(page, "curate-remove")
+    await page.get_by_role("button", name="Remove it").click()
+    await page.wait_for_url(re.compile(r".*/curate/feeds\?done=removed$"))
+    assert await page.get_by_text("https://other.example.test/rss").count() == 0
 
     target = running.seeded.entry_ids[0]
     atom_id = entry_id_uri("http://127.0.0.1:8080", target)
@@ -246,7 +253,7 @@ async def test_anonymous_user_is_refused_every_curator_action(
     await page.goto(running.base_url + "/login")
     token = await page.locator('input[name="csrf_token"]').first.get_attribute("value")
     actions: list[tuple[str, dict[str, Any]]] = [
-        (f"/curate/feeds/{running.seeded.feed_id}/remove", {}),
+        (f"/curate/feeds/{running.seeded.feed_id}/remove", {"confirm": "yes"}),
         (f"/curate/feeds/{running.seeded.feed_id}/disable", {}),
         (f"/curate/feeds/{running.seeded.feed_id}/refresh", {}),
         ("/curate/feeds/add", {"url": "https://x.example/feed"}),

@@ -183,7 +183,10 @@ async def test_disable_enable_refresh_remove(
     assert (
         await client.post("/curate/feeds/99999/remove", data={"csrf_token": token})
     ).status == 404
-    await client.post(f"{path}/remove", data={"csrf_token": token})
+    confirm = await client.post(f"{path}/remove", data={"csrf_token": token})
+    assert confirm.status == 200 and "Remove it" in await confirm.text()
+    assert len(await storage.list_feeds(db)) == 2  # asked, not yet removed
+    await client.post(f"{path}/remove", data={"csrf_token": token, "confirm": "yes"})
     assert [f.id for f in await storage.list_feeds(db)] == [data.other_feed_id]
 
 

@@ -108,7 +108,9 @@ async def test_every_curator_route_refuses_anonymous_users(
             assert response.headers["Location"].startswith("/login?next=")
         else:
             response = await client.post(
-                path, data={"csrf_token": token, "url": "https://x.example/"}, allow_redirects=False
+                path,
+                data={"csrf_token": token, "url": "https://x.example/", "confirm": "yes"},
+                allow_redirects=False,
             )
             assert response.status == 403, (method, path)
     assert len(await storage.list_feeds(db)) == 2  # nothing was removed
@@ -140,7 +142,9 @@ async def test_forged_or_missing_csrf_tokens_are_refused(
     )
     assert cross.status == 403
     assert len(await storage.list_feeds(db)) == 2
-    done = await client.post(path, data={"csrf_token": own}, allow_redirects=False)
+    done = await client.post(
+        path, data={"csrf_token": own, "confirm": "yes"}, allow_redirects=False
+    )
     assert done.status == 303
     assert len(await storage.list_feeds(db)) == 1
 

@@ -247,6 +247,10 @@ async def feed_action(request: web.Request) -> web.StreamResponse:
         await context.store.request_refresh(feed_id, context.clock())
         done = "refresh"
     elif action == "remove":
+        # Removing deletes the feed's entries and curator decisions: ask once more.
+        if (await _form(request)).get("confirm") != "yes":
+            feed = await context.store.get_feed(feed_id)
+            return render(request, "curate_remove.html", title="Remove a feed", feed=feed)
         await context.store.remove_feed(feed_id)
         done = "removed"
     else:
