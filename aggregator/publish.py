@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from functools import lru_cache
 from typing import Any, Literal, Protocol
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -97,6 +98,19 @@ class PublishedFeed:
 # Small helpers
 
 
+@lru_cache(maxsize=2048)
+def sanitized_html(html: str | None, base_url: str | None = None) -> str:
+    """``sanitize_html`` with XML-illegal characters removed, memoized (it is pure)."""
+    # The same stored HTML is sanitized on every render of every page that lists it; the
+    # result depends on nothing else, so recent results are kept (bounded).
+    return _clean(sanitize_html(html, base_url))
+
+
+@lru_cache(maxsize=4096)
+def _text_of(html: str) -> str:
+    return html_to_text(html)
+
+
 def _clean(text: str | None) -> str:
     return _XML_ILLEGAL.sub("", text) if text else ""
 
@@ -104,7 +118,7 @@ def _clean(text: str | None) -> str:
 def plain_text(text: str | None) -> str:
     """Plain text for titles and names: markup is dropped, never interpreted."""
     cleaned = _clean(text)
-    return html_to_text(cleaned) if "<" in cleaned or "&" in cleaned else cleaned.strip()
+    return _text_of(cleaned) if "<" in cleaned or "&" in cleaned else cleaned.strip()
 
 
 def http_url(url: str | None) -> str:
@@ -184,11 +198,11 @@ def strong_etag(body: bytes) -> str:
 
 
 def _summary_html(item: PublishableEntry) -> str:
-    return sanitize_html(item.entry.summary_html, item.entry.url)
+    return sanitized_html(item.entry.summary_html, item.entry.url)
 
 
 def _summary_text(item: PublishableEntry) -> str:
-    text = html_to_text(_summary_html(item))
+    text = _text_of(_summary_html(item))
     if not text and item.article is not None and item.article.text:
         text = " ".join(item.article.text.split())
     if len(text) > SUMMARY_CHARS:
@@ -200,8 +214,8 @@ def content_html(item: PublishableEntry) -> str:
     """The full text as sanitized HTML: the extracted article, else the feed's own content."""
     article = item.article
     if article is not None and article.html:
-        return _clean(sanitize_html(article.html, item.entry.url))
-    return _clean(sanitize_html(item.entry.content_html, item.entry.url))
+        return sanitized_html(article.html, item.entry.url)
+    return sanitized_html(item.entry.content_html, item.entry.url)
 
 
 def _author(item: PublishableEntry) -> str:

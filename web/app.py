@@ -19,8 +19,7 @@ from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from aggregator.publish import http_url, plain_text
-from aggregator.sanitize import sanitize_html
+from aggregator.publish import http_url, plain_text, sanitized_html
 from web.cache import DEFAULT_TTL_S, RenderCache
 from web.context import (
     APP_CONTEXT,
@@ -89,7 +88,7 @@ def _make_templates() -> Environment:
 
     def sanitized(html: str | None, base_url: str | None = None) -> Markup:
         # The one way templates output HTML: sanitized again right here, then marked safe.
-        return Markup(sanitize_html(html, base_url))
+        return Markup(sanitized_html(html, base_url))
 
     env.filters["sanitized"] = sanitized
     # Titles and names are plain text everywhere (as in the topic feeds): markup is dropped.

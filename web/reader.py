@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,7 +23,9 @@ SEARCH_LIMIT = 50
 LEAD_CHARS = 280
 
 
+@lru_cache(maxsize=4096)
 def lead_text(html: str | None, fallback: str | None = None) -> str:
+    """The first words of an entry for listings (kept for recent entries: parsing is slow)."""
     text = html_to_text(html) or " ".join((fallback or "").split())
     return text if len(text) <= LEAD_CHARS else text[: LEAD_CHARS - 1].rsplit(" ", 1)[0] + "…"
 
