@@ -498,3 +498,13 @@ def test_attribute_heavy_but_legitimate_markup_parses() -> None:
 def test_tag_floods_are_refused() -> None:
     with pytest.raises(ParseError, match="tags in one document"):
         parse(rss("<item><title>" + "<a" * 1_000_001))
+
+
+@pytest.mark.parametrize("separator", ["\n", ""])
+def test_simple_internal_entities_still_work(separator: str) -> None:
+    prolog = (
+        f"<!DOCTYPE rss [{separator}<!ENTITY copy2 '&#169;'>{separator}"
+        f'<!ENTITY org "Example Org">{separator}]>'
+    )
+    feed = parse(rss(item(guid="g", title="&copy2; 2024 &org;"), prolog=prolog))
+    assert feed.entries[0].title == "© 2024 Example Org"
