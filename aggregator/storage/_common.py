@@ -29,9 +29,10 @@ def clean_text(value: str | None) -> str | None:
     return value.replace("\x00", "")
 
 
-def dialect_insert(db: Database, table: Table) -> postgresql.Insert | sqlite.Insert:
-    """An INSERT that supports ON CONFLICT on the database's dialect."""
-    if db.dialect == "postgresql":
+def dialect_insert(db: Database | str, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT that supports ON CONFLICT on the database's dialect (a Database or its name)."""
+    dialect = db if isinstance(db, str) else db.dialect
+    if dialect == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
 

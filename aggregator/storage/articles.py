@@ -66,8 +66,7 @@ async def save_article(db: Database, article: Article) -> None:
         index_elements=["entry_id"],
         set_={**values, "attempts": articles_table.c.attempts + 1},
     )
-    async with db.transaction() as conn:
-        await conn.execute(statement)
+    await db.write(lambda conn: conn.execute(statement))
 
 
 async def get_article(db: Database, entry_id: int) -> Article | None:

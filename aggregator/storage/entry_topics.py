@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, and_, func, or_, select, update
+from sqlalchemy.engine import Connection
 
 from aggregator.errors import AggregatorError
 from aggregator.storage.articles import ARTICLE_COLUMNS, article_from_row
@@ -111,66 +112,66 @@ async def replace_rule_matches(
     deleted and keep their state; a rule match on such a row only refreshes score and
     explanation. Matches for unknown topic slugs are ignored.
     """
-    now = to_utc(now) if now else utcnow()
-    async with db.transaction() as conn:
-        published = (
-            await conn.execute(
-                select(entries_table.c.published_at).where(entries_table.c.id == entry_id)
-            )
-        ).scalar_one_or_none()
-        if published is None:
-            raise EntryNotFoundError(entry_id)
-        slugs = {m.topic_slug for m in matches}
-        topic_ids = {
-            row.slug: row.id
-            for row in await conn.execute(
-                select(topics_table.c.slug, topics_table.c.id).where(topics_table.c.slug.in_(slugs))
-            )
+    await db.write(_replace_rule_matches, entry_id, matches, to_utc(now) if now else utcnow())
+
+
+def _replace_rule_matches(
+    conn: Connection, entry_id: int, matches: Sequence[TopicMatch], now: datetime
+) -> None:
+    published = (
+        conn.execute(select(entries_table.c.published_at).where(entries_table.c.id == entry_id))
+    ).scalar_one_or_none()
+    if published is None:
+        raise EntryNotFoundError(entry_id)
+    slugs = {m.topic_slug for m in matches}
+    topic_ids = {
+        row.slug: row.id
+        for row in conn.execute(
+            select(topics_table.c.slug, topics_table.c.id).where(topics_table.c.slug.in_(slugs))
+        )
+    }
+    existing = {
+        row.topic_id: row
+        for row in conn.execute(
+            select(et.c.id, et.c.topic_id, et.c.origin, et.c.state).where(et.c.entry_id == entry_id)
+        )
+    }
+    wanted: dict[int, TopicMatch] = {
+        topic_ids[m.topic_slug]: m for m in matches if m.topic_slug in topic_ids
+    }
+    stale = [
+        row.id
+        for tid, row in existing.items()
+        if tid not in wanted
+        and row.origin == MatchOrigin.RULE.value
+        and row.state == MatchState.AUTO.value
+    ]
+    if stale:
+        conn.execute(et.delete().where(et.c.id.in_(stale)))
+    for tid, match in wanted.items():
+        rule_values = {
+            "score": match.score,
+            "explanation": match.explanation,
+            "topic_version": match.topic_version,
+            "matched_at": opt_utc(match.matched_at) or now,
+            "fired_parts": _fired_parts(match.explanation),
         }
-        existing = {
-            row.topic_id: row
-            for row in await conn.execute(
-                select(et.c.id, et.c.topic_id, et.c.origin, et.c.state).where(
-                    et.c.entry_id == entry_id
+        row = existing.get(tid)
+        if row is None:
+            conn.execute(
+                et.insert().values(
+                    entry_id=entry_id,
+                    topic_id=tid,
+                    origin=MatchOrigin.RULE.value,
+                    state=MatchState.AUTO.value,
+                    pin_rank=0,
+                    sort_at=published,
+                    **rule_values,
                 )
             )
-        }
-        wanted: dict[int, TopicMatch] = {
-            topic_ids[m.topic_slug]: m for m in matches if m.topic_slug in topic_ids
-        }
-        stale = [
-            row.id
-            for tid, row in existing.items()
-            if tid not in wanted
-            and row.origin == MatchOrigin.RULE.value
-            and row.state == MatchState.AUTO.value
-        ]
-        if stale:
-            await conn.execute(et.delete().where(et.c.id.in_(stale)))
-        for tid, match in wanted.items():
-            rule_values = {
-                "score": match.score,
-                "explanation": match.explanation,
-                "topic_version": match.topic_version,
-                "matched_at": opt_utc(match.matched_at) or now,
-                "fired_parts": _fired_parts(match.explanation),
-            }
-            row = existing.get(tid)
-            if row is None:
-                await conn.execute(
-                    et.insert().values(
-                        entry_id=entry_id,
-                        topic_id=tid,
-                        origin=MatchOrigin.RULE.value,
-                        state=MatchState.AUTO.value,
-                        pin_rank=0,
-                        sort_at=published,
-                        **rule_values,
-                    )
-                )
-            elif row.origin == MatchOrigin.RULE.value:
-                await conn.execute(et.update().where(et.c.id == row.id).values(**rule_values))
-            # curator-added rows keep their own (curator) explanation untouched
+        elif row.origin == MatchOrigin.RULE.value:
+            conn.execute(et.update().where(et.c.id == row.id).values(**rule_values))
+        # curator-added rows keep their own (curator) explanation untouched
 
 
 async def set_decision(

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, or_, select, update
+from sqlalchemy.engine import Connection
 
 from aggregator.storage.base import to_utc
 from aggregator.storage.database import Database
@@ -30,19 +31,19 @@ async def _claim(
 ) -> list[Feed]:
     if db.dialect == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    expires = now + timedelta(seconds=lease_s)
-    async with db.transaction() as conn:
-        ids = list((await conn.execute(query)).scalars())
-        if not ids:
-            return []
-        rows = (
-            await conn.execute(
-                update(feeds_table)
-                .where(feeds_table.c.id.in_(ids))
-                .values(lease_owner=owner, lease_expires_at=expires)
-                .returning(feeds_table)
-            )
-        ).all()
+    return await db.write(_claim_sync, query, owner, now + timedelta(seconds=lease_s))
+
+
+def _claim_sync(conn: Connection, query: Select[Any], owner: str, expires: datetime) -> list[Feed]:
+    ids = list(conn.execute(query).scalars())
+    if not ids:
+        return []
+    rows = conn.execute(
+        update(feeds_table)
+        .where(feeds_table.c.id.in_(ids))
+        .values(lease_owner=owner, lease_expires_at=expires)
+        .returning(feeds_table)
+    ).all()
     by_id = {row._mapping["id"]: feed_from_row(row) for row in rows}
     return [by_id[i] for i in ids if i in by_id]  # keep the claim order (most overdue first)
 

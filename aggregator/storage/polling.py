@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from aggregator.storage._common import (
     chunks,
@@ -46,29 +46,33 @@ async def entry_states(
     db: Database, feed_id: int, identities: Sequence[str]
 ) -> dict[str, EntryState]:
     """What is stored for these identities of one feed (absent ones are new)."""
+    return await db.read_with(_entry_states, feed_id, identities)
+
+
+def _entry_states(
+    conn: Connection, feed_id: int, identities: Sequence[str]
+) -> dict[str, EntryState]:
     asked = {fit_identity(identity): identity for identity in identities}
-    wanted = list(asked)
     states: dict[str, EntryState] = {}
-    async with db.read() as conn:
-        for part in chunks(wanted, _LOOKUP_CHUNK):
-            rows = await conn.execute(
-                select(
-                    entries_table.c.id,
-                    entries_table.c.identity,
-                    entries_table.c.content_hash,
-                    entries_table.c.update_count,
-                    entries_table.c.url,
-                ).where(entries_table.c.feed_id == feed_id, entries_table.c.identity.in_(part))
+    for part in chunks(list(asked), _LOOKUP_CHUNK):
+        rows = conn.execute(
+            select(
+                entries_table.c.id,
+                entries_table.c.identity,
+                entries_table.c.content_hash,
+                entries_table.c.update_count,
+                entries_table.c.url,
+            ).where(entries_table.c.feed_id == feed_id, entries_table.c.identity.in_(part))
+        )
+        for row in rows:
+            identity = asked[row.identity]
+            states[identity] = EntryState(
+                entry_id=row.id,
+                identity=identity,
+                content_hash=row.content_hash,
+                update_count=row.update_count,
+                url=row.url,
             )
-            for row in rows:
-                identity = asked[row.identity]
-                states[identity] = EntryState(
-                    entry_id=row.id,
-                    identity=identity,
-                    content_hash=row.content_hash,
-                    update_count=row.update_count,
-                    url=row.url,
-                )
     return states
 
 
@@ -86,8 +90,8 @@ def _entry_values(data: EntryData) -> dict[str, Any]:
     }
 
 
-async def _insert_new(
-    db: Database, conn: AsyncConnection, feed_id: int, new: Sequence[EntryData], now: datetime
+def _insert_new(
+    conn: Connection, feed_id: int, new: Sequence[EntryData], now: datetime
 ) -> list[int]:
     # First occurrence wins when a feed repeats an identity within one document.
     unique = list({fit_identity(d.identity): d for d in reversed(new)}.items())[::-1]
@@ -107,28 +111,26 @@ async def _insert_new(
     # that stored the same entry first wins; we never create a second row. Executed as
     # "executemany", SQLAlchemy batches the rows into cached multi-row INSERTs.
     statement = (
-        dialect_insert(db, entries_table)
+        dialect_insert(conn.dialect.name, entries_table)
         .on_conflict_do_nothing(index_elements=["feed_id", "identity"])
         .returning(entries_table.c.id)
     )
     ids: list[int] = []
     for part in chunks(rows):
         if len(part) == 1:  # a single row is not an executemany; keep one code path
-            ids.extend((await conn.execute(statement.values(part[0]))).scalars())
+            ids.extend(conn.execute(statement.values(part[0])).scalars())
         else:
-            ids.extend((await conn.execute(statement, list(part))).scalars())
+            ids.extend(conn.execute(statement, list(part)).scalars())
     return sorted(ids)
 
 
-async def _update_changed(
-    conn: AsyncConnection, feed_id: int, updated: Sequence[EntryData]
-) -> list[int]:
+def _update_changed(conn: Connection, feed_id: int, updated: Sequence[EntryData]) -> list[int]:
     ids: list[int] = []
     for identity, data in {fit_identity(d.identity): d for d in updated}.items():
         values = _entry_values(data)
         if data.published_at is not None:
             values["published_at"] = to_utc(data.published_at)
-        result = await conn.execute(
+        result = conn.execute(
             update(entries_table)
             .where(entries_table.c.feed_id == feed_id, entries_table.c.identity == identity)
             .values(**values, update_count=entries_table.c.update_count + 1)
@@ -139,14 +141,14 @@ async def _update_changed(
             continue
         ids.append(row.id)
         # Keep topic pages ordered by the entry's (possibly corrected) date.
-        await conn.execute(
+        conn.execute(
             update(entry_topics_table)
             .where(entry_topics_table.c.entry_id == row.id)
             .values(sort_at=row.published_at)
         )
     if ids:
         # Changed content: extract the article again (the old text stays until then).
-        await conn.execute(
+        conn.execute(
             update(articles_table)
             .where(articles_table.c.entry_id.in_(ids))
             .values(status=ArticleStatus.PENDING.value, attempts=0, error=None)
@@ -154,18 +156,80 @@ async def _update_changed(
     return sorted(ids)
 
 
-async def _move_feed(conn: AsyncConnection, feed_id: int, new_url: str) -> str | None:
+def _move_feed(conn: Connection, feed_id: int, new_url: str) -> str | None:
     """The normalised new URL if the feed can move there (no other feed has it)."""
     try:
         target = normalize_url(new_url)
     except InvalidURL:
         return None
-    holder = (
-        await conn.execute(select(feeds_table.c.id).where(feeds_table.c.url == target))
+    holder = conn.execute(
+        select(feeds_table.c.id).where(feeds_table.c.url == target)
     ).scalar_one_or_none()
     if holder is not None and holder != feed_id:
         return None
     return target
+
+
+def _apply_poll(
+    conn: Connection,
+    feed_id: int,
+    owner: str,
+    feed_update: FeedUpdate,
+    plan: EntryPlan,
+    log: FetchLogRecord,
+    now: datetime,
+) -> PollWriteResult:
+    new_ids = _insert_new(conn, feed_id, plan.new, now) if plan.new else []
+    updated_ids = _update_changed(conn, feed_id, plan.updated) if plan.updated else []
+    values: dict[str, Any] = {
+        "last_fetched_at": to_utc(feed_update.fetched_at),
+        "status": feed_update.status.value,
+        "next_poll_at": to_utc(feed_update.next_poll_at),
+        "poll_interval_s": feed_update.poll_interval_s,
+        "error_count": feed_update.error_count,
+        "last_error": clean_text(feed_update.last_error),
+        "last_error_at": opt_utc(feed_update.last_error_at),
+        "first_error_at": opt_utc(feed_update.first_error_at),
+        "last_success_at": opt_utc(feed_update.last_success_at),
+        "etag": clean_text(feed_update.etag),
+        "last_modified": clean_text(feed_update.last_modified),
+        "body_hash": fit_hash(feed_update.body_hash) if feed_update.body_hash else None,
+        "redirect_url": fit_url(feed_update.redirect_url),
+    }
+    if feed_update.title is not None:
+        values["title"] = clean_text(feed_update.title)
+    if feed_update.site_url is not None:
+        values["site_url"] = fit_url(feed_update.site_url)
+    if feed_update.disabled is not None:
+        values["disabled"] = feed_update.disabled
+    moved_to: str | None = None
+    if feed_update.new_url:
+        moved_to = _move_feed(conn, feed_id, feed_update.new_url)
+        if moved_to is not None:
+            values["url"] = moved_to
+            values["redirect_url"] = None
+    # Release the lease in the same statement, only if this worker still holds it.
+    still_ours = feeds_table.c.lease_owner == owner
+    values["lease_owner"] = case((still_ours, None), else_=feeds_table.c.lease_owner)
+    values["lease_expires_at"] = case((still_ours, None), else_=feeds_table.c.lease_expires_at)
+    conn.execute(feeds_table.update().where(feeds_table.c.id == feed_id).values(**values))
+    conn.execute(
+        fetch_log_table.insert().values(
+            feed_id=feed_id,
+            started_at=to_utc(log.started_at),
+            outcome=log.outcome.value,
+            http_status=log.status,
+            duration_s=log.duration_s,
+            bytes_read=log.bytes_read,
+            new_entries=len(new_ids),
+            updated_entries=len(updated_ids),
+            error=clean_text(log.error),
+            error_kind=log.error_kind.value if log.error_kind else None,
+        )
+    )
+    return PollWriteResult(
+        new_entry_ids=tuple(new_ids), updated_entry_ids=tuple(updated_ids), moved_to=moved_to
+    )
 
 
 async def apply_poll(
@@ -183,60 +247,7 @@ async def apply_poll(
     A crash at any point leaves either all of it or none of it; a duplicate entry is
     impossible even if two workers write the same feed.
     """
-    now = to_utc(now)
-    feed_update = update
-    async with db.transaction() as conn:
-        new_ids = await _insert_new(db, conn, feed_id, plan.new, now) if plan.new else []
-        updated_ids = await _update_changed(conn, feed_id, plan.updated) if plan.updated else []
-        values: dict[str, Any] = {
-            "last_fetched_at": to_utc(feed_update.fetched_at),
-            "status": feed_update.status.value,
-            "next_poll_at": to_utc(feed_update.next_poll_at),
-            "poll_interval_s": feed_update.poll_interval_s,
-            "error_count": feed_update.error_count,
-            "last_error": clean_text(feed_update.last_error),
-            "last_error_at": opt_utc(feed_update.last_error_at),
-            "first_error_at": opt_utc(feed_update.first_error_at),
-            "last_success_at": opt_utc(feed_update.last_success_at),
-            "etag": clean_text(feed_update.etag),
-            "last_modified": clean_text(feed_update.last_modified),
-            "body_hash": fit_hash(feed_update.body_hash) if feed_update.body_hash else None,
-            "redirect_url": fit_url(feed_update.redirect_url),
-        }
-        if feed_update.title is not None:
-            values["title"] = clean_text(feed_update.title)
-        if feed_update.site_url is not None:
-            values["site_url"] = fit_url(feed_update.site_url)
-        if feed_update.disabled is not None:
-            values["disabled"] = feed_update.disabled
-        moved_to: str | None = None
-        if feed_update.new_url:
-            moved_to = await _move_feed(conn, feed_id, feed_update.new_url)
-            if moved_to is not None:
-                values["url"] = moved_to
-                values["redirect_url"] = None
-        # Release the lease in the same statement, only if this worker still holds it.
-        still_ours = feeds_table.c.lease_owner == owner
-        values["lease_owner"] = case((still_ours, None), else_=feeds_table.c.lease_owner)
-        values["lease_expires_at"] = case((still_ours, None), else_=feeds_table.c.lease_expires_at)
-        await conn.execute(feeds_table.update().where(feeds_table.c.id == feed_id).values(**values))
-        await conn.execute(
-            fetch_log_table.insert().values(
-                feed_id=feed_id,
-                started_at=to_utc(log.started_at),
-                outcome=log.outcome.value,
-                http_status=log.status,
-                duration_s=log.duration_s,
-                bytes_read=log.bytes_read,
-                new_entries=len(new_ids),
-                updated_entries=len(updated_ids),
-                error=clean_text(log.error),
-                error_kind=log.error_kind.value if log.error_kind else None,
-            )
-        )
-    return PollWriteResult(
-        new_entry_ids=tuple(new_ids), updated_entry_ids=tuple(updated_ids), moved_to=moved_to
-    )
+    return await db.write(_apply_poll, feed_id, owner, update, plan, log, to_utc(now))
 
 
 __all__ = ["apply_poll", "entry_states"]
