@@ -1,16 +1,22 @@
-"""`aggregator extract FILE_OR_URL [--url URL] --json`: what the extractor makes of one page."""
+"""`aggregator extract FILE_OR_URL [--url URL] --json`: what the extractor makes of one page;
+`aggregator extract --refresh [--feed URL]`: re-extract stored entries."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import click
 
-from aggregator.errors import AggregatorError, ExtractionError, FetchError
+from aggregator.errors import AggregatorError, ExtractionError, FeedNotFoundError, FetchError
 from aggregator.types import ExtractedArticle, FetchOutcome
+
+if TYPE_CHECKING:
+    from aggregator.config import Settings
 
 # Fewer words than this after extraction: the page is not an article (a home page, a list).
 MIN_ARTICLE_WORDS = 40
@@ -58,8 +64,41 @@ def _print_text(article: ExtractedArticle) -> None:
     click.echo(article.text)
 
 
+async def _refresh(settings: Settings, feed_url: str | None, limit: int) -> Counter[str]:
+    """Re-extract (and re-tag) the newest stored entries, of one feed or all; count outcomes."""
+    from aggregator import storage
+    from aggregator.cli.runtime import database, pipeline_for
+
+    async with database(settings) as db:
+        feed = None
+        if feed_url is not None:
+            feed = await storage.get_feed_by_url(db, feed_url)
+            if feed is None:
+                raise FeedNotFoundError(feed_url, "not subscribed (see `aggregator feeds list`)")
+        entries = await storage.recent_entries(db, limit, feed_id=feed.id if feed else None)
+        async with pipeline_for(settings, db) as pipeline:
+            await pipeline.process_entries([entry.id for entry in entries], feed=feed)
+        outcomes: Counter[str] = Counter()
+        for entry in entries:
+            article = await storage.get_article(db, entry.id)
+            outcomes[article.status.value if article else "none"] += 1
+    return outcomes
+
+
+def _refresh_command(ctx: click.Context, feed_url: str | None, limit: int) -> None:
+    settings: Settings = ctx.obj.settings
+    if not settings.fetch_articles:
+        raise AggregatorError(
+            "article fetching is off (setting fetch_articles); nothing to refresh"
+        )
+    outcomes = asyncio.run(_refresh(settings, feed_url, limit))
+    total = sum(outcomes.values())
+    details = ", ".join(f"{count} {status}" for status, count in sorted(outcomes.items()))
+    click.echo(f"re-extracted {total} entries" + (f": {details}" if details else ""))
+
+
 @click.command("extract")
-@click.argument("source", metavar="FILE_OR_URL")
+@click.argument("source", metavar="FILE_OR_URL", required=False)
 @click.option("--url", "base_url", help="The page's URL: resolves links, picks the site rule.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @click.option(
@@ -74,16 +113,38 @@ def _print_text(article: ExtractedArticle) -> None:
     show_default=True,
     help="Fewer words than this: not an article (exit 1).",
 )
+@click.option(
+    "--refresh",
+    is_flag=True,
+    help="Re-extract the articles of stored entries (newest first) instead of one page.",
+)
+@click.option("--feed", "feed_url", help="With --refresh: only this feed's entries.")
+@click.option(
+    "--limit", default=500, show_default=True, help="With --refresh: at most this many entries."
+)
 @click.pass_context
 def extract_command(
     ctx: click.Context,
-    source: str,
+    source: str | None,
     base_url: str | None,
     as_json: bool,
     rules_path: Path | None,
     min_words: int,
+    refresh: bool,
+    feed_url: str | None,
+    limit: int,
 ) -> None:
-    """Extract the article of one page (a file or an http(s) URL)."""
+    """Extract the article of one page (a file or an http(s) URL), or with --refresh
+    re-extract stored entries."""
+    if refresh:
+        if source is not None:
+            raise click.UsageError("give FILE_OR_URL or --refresh, not both")
+        _refresh_command(ctx, feed_url, limit)
+        return
+    if source is None:
+        raise click.UsageError("missing FILE_OR_URL (or use --refresh)")
+    if feed_url is not None:
+        raise click.UsageError("--feed goes with --refresh")
     from aggregator.extract import extract
     from aggregator.extract.decode import charset_from_content_type
 
