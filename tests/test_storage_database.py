@@ -122,3 +122,28 @@ async def test_postgresql_connections_recover_after_the_server_drops_them(
     finally:
         await admin.close()
         await db.close()
+
+
+async def test_write_rolls_back_everything_on_an_error(database_url: str) -> None:
+    """Database.write (the path of every poll write) is all-or-nothing on both dialects."""
+    from sqlalchemy.engine import Connection
+
+    db = await Database.open(database_url)
+    try:
+        await upgrade(db)
+
+        def half_done(conn: Connection) -> None:
+            conn.execute(feeds_table.insert().values(url="https://a.example/", created_at=NOW))
+            raise RuntimeError("crash between two statements")
+
+        with pytest.raises(RuntimeError, match="crash between"):
+            await db.write(half_done)
+        assert await storage.list_feeds(db) == []
+
+        def count_feeds(conn: Connection) -> int:
+            return len(conn.execute(select(feeds_table.c.id)).all())
+
+        await storage.add_feed(db, NewFeed("https://b.example/"), now=NOW)
+        assert await db.read_with(count_feeds) == 1
+    finally:
+        await db.close()
