@@ -503,3 +503,19 @@ def test_undeclared_page_language_is_guessed_from_its_text() -> None:
         f"<html><body><article>{sentences}</article></body></html>", "https://example.ir/"
     )
     assert article.language == "fa"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "missing FILE_OR_URL"),
+        ([str(FIXTURES / "jsonld.html"), "--refresh"], "not both"),
+        (
+            [str(FIXTURES / "jsonld.html"), "--feed", "https://example.com/feed"],
+            "--feed goes with --refresh",
+        ),
+    ],
+)
+def test_cli_usage_errors(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(main, ["extract", *args])
+    assert result.exit_code == 2 and message in result.output
