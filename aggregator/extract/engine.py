@@ -185,7 +185,7 @@ def _postprocess(
         text = clean_space("".join(block.itertext()))
         words = len(text.split())
         if not text:
-            if block.tag != "img" and not block.findall(".//img"):
+            if _is_empty_text_block(block):
                 body.remove(block)
             continue
         if options.drop_title and index < 3 and _norm(text) in titles:
@@ -221,13 +221,20 @@ def _postprocess(
         _drop_heading_runs(body)
 
 
+def _is_empty_text_block(block: etree._Element) -> bool:
+    """No text and no image: what is left of a block after its boilerplate went."""
+    return (
+        not clean_space("".join(block.itertext()))
+        and block.tag != "img"
+        and block.find(".//img") is None
+    )
+
+
 def _drop_heading_runs(body: etree._Element) -> None:
     """Headings with no text under them are teasers for other stories: drop those at the end
     of the article and runs of three or more in a row."""
     blocks = list(body)
-    while blocks and (
-        blocks[-1].tag in _HEADINGS or not clean_space("".join(blocks[-1].itertext()))
-    ):
+    while blocks and (blocks[-1].tag in _HEADINGS or _is_empty_text_block(blocks[-1])):
         body.remove(blocks.pop())
     run: list[etree._Element] = []
     for block in [*blocks, None]:
