@@ -334,3 +334,19 @@ async def test_add_feeds_imports_thousands_in_order(db: Database) -> None:
     assert skipped == []
     again, skipped_again = await storage.add_feeds(db, [NewFeed(u) for u in urls])
     assert again == [] and skipped_again == urls
+
+
+async def test_apply_poll_for_a_feed_removed_meanwhile_writes_nothing(db: Database) -> None:
+    feed = await storage.add_feed(db, NewFeed("https://a.example/feed"), now=NOW)
+    await storage.claim_due_feeds(db, now=NOW, limit=1, owner="w", lease_s=60)
+    await storage.remove_feed(db, feed.url)
+    result = await storage.apply_poll(
+        db,
+        feed_id=feed.id,
+        owner="w",
+        update=ok_update(),
+        plan=EntryPlan(new=(entry_data("x"),)),
+        log=ok_log(feed.id),
+        now=NOW,
+    )
+    assert result.new_entry_ids == () and await storage.list_feeds(db) == []

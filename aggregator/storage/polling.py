@@ -179,6 +179,8 @@ def _apply_poll(
     log: FetchLogRecord,
     now: datetime,
 ) -> PollWriteResult:
+    if conn.execute(select(feeds_table.c.id).where(feeds_table.c.id == feed_id)).first() is None:
+        return PollWriteResult()  # unsubscribed while it was being polled: nothing to keep
     new_ids = _insert_new(conn, feed_id, plan.new, now) if plan.new else []
     updated_ids = _update_changed(conn, feed_id, plan.updated) if plan.updated else []
     values: dict[str, Any] = {
