@@ -147,3 +147,28 @@ async def test_write_rolls_back_everything_on_an_error(database_url: str) -> Non
         assert await db.read_with(count_feeds) == 1
     finally:
         await db.close()
+
+
+async def test_in_memory_sqlite_works_end_to_end() -> None:
+    """Handy for quick experiments: every path, sync writer included, sees one database."""
+    from aggregator.types import EntryPlan
+    from tests.storage_helpers import entry_data, ok_log, ok_update
+
+    db = await Database.open("sqlite+aiosqlite://")
+    try:
+        await upgrade(db)
+        feed = await storage.add_feed(db, NewFeed("https://a.example/"), now=NOW)
+        written = await storage.apply_poll(
+            db,
+            feed_id=feed.id,
+            owner="w",
+            update=ok_update(),
+            plan=EntryPlan(new=(entry_data("a"),)),
+            log=ok_log(feed.id),
+            now=NOW,
+        )
+        assert [f.entry_count for f in await storage.list_feeds(db)] == [1]
+        assert set(await storage.entry_states(db, feed.id, ["a"])) == {"a"}
+        assert len(written.new_entry_ids) == 1
+    finally:
+        await db.close()

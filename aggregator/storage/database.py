@@ -78,7 +78,8 @@ class Database:
         # hops for one poll write), while SQLite allows one writer at a time anyway.
         self._sync_engine: Engine | None = None
         self._writer: ThreadPoolExecutor | None = None
-        if self.dialect == "sqlite":
+        # (An in-memory database exists once per connection: it keeps the async path only.)
+        if self.dialect == "sqlite" and sqlite_path(url) is not None:
             sync_url = make_url(url).set(drivername="sqlite+pysqlite")
             self._sync_engine = create_engine(
                 sync_url,
