@@ -6,8 +6,8 @@ from pathlib import Path
 
 from benchmarks.extraction import load_pages, project_text, score_corpus, score_page
 
-# Reached 0.984 (trafilatura alone: 0.965); a regression of more than 0.01 fails.
-F1_FLOOR = 0.974
+# Reached 0.985 (trafilatura alone: 0.965); a regression of more than 0.01 fails.
+F1_FLOOR = 0.975
 
 
 def test_score_page_matches_the_benchmark_definition() -> None:
