@@ -25,7 +25,7 @@ from aggregator.extract import (
 from aggregator.extract.decode import charset_from_content_type, decode_html
 from aggregator.extract.engine import postprocess_body
 from aggregator.extract.enrich import enrich, index_source
-from aggregator.extract.metadata import PageMetadata
+from aggregator.extract.metadata import PageMetadata, parse_datetime
 from aggregator.extract.text import count_words, guess_language, html_to_paragraphs, join_paragraphs
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extract"
@@ -519,3 +519,29 @@ def test_undeclared_page_language_is_guessed_from_its_text() -> None:
 def test_cli_usage_errors(args: list[str], message: str) -> None:
     result = CliRunner().invoke(main, ["extract", *args])
     assert result.exit_code == 2 and message in result.output
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2024-03-05T18:30:00-05:00", datetime(2024, 3, 5, 23, 30, tzinfo=UTC)),
+        ("2024-03-05T18:30:00Z", datetime(2024, 3, 5, 18, 30, tzinfo=UTC)),
+        ("2024-03-05T18:30:00+0100", datetime(2024, 3, 5, 17, 30, tzinfo=UTC)),
+        ("2024-03-05", datetime(2024, 3, 5, tzinfo=UTC)),
+        ("2024-03-05T18:30:00.123", datetime(2024, 3, 5, 18, 30, 0, 123000, tzinfo=UTC)),
+        ("0001-01-01T00:00:00+05:00", None),  # an unset CMS field
+        ("9999-12-31T23:00:00-05:00", None),  # past the end of time in UTC
+        ("last Tuesday", None),
+        ("", None),
+    ],
+)
+def test_parse_datetime(value: str, expected: datetime | None) -> None:
+    assert parse_datetime(value) == expected
+
+
+def test_metadata_entities_escaped_twice_are_decoded() -> None:
+    page = """<html><head><meta property="og:title" content="&amp;#8216;Jewels&amp;#8217; at the fair">
+    <meta name="author" content="Ana &amp;amp; Bo"></head><body><article><p>{}</p></article></body></html>"""
+    article = extract(page.format(LONG * 3), "https://example.com/")
+    assert article.title == "‘Jewels’ at the fair"
+    assert article.author == "Ana & Bo"

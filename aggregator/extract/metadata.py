@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ ARTICLE_TYPES: frozenset[str] = frozenset(
 )  # fmt: skip
 
 _SPACE_RE = re.compile(r"\s+")
+_EARLIEST_YEAR = 1991  # the web's first pages
 _BY_RE = re.compile(r"^\s*(by|von|par|por|di)\s+", re.IGNORECASE)
 
 
@@ -43,6 +45,11 @@ def clean_space(text: str | None) -> str:
     return _SPACE_RE.sub(" ", text or "").strip()
 
 
+def clean_meta(text: str | None) -> str:
+    """A metadata value as text: CMSes often escape entities twice ("&amp;#8216;")."""
+    return clean_space(html.unescape(text or ""))
+
+
 def parse_datetime(value: str | None) -> datetime | None:
     """An ISO 8601 date(-time) as an aware UTC datetime; naive values are taken as UTC."""
     if not value:
@@ -61,7 +68,12 @@ def parse_datetime(value: str | None) -> datetime | None:
             return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    if parsed.year < _EARLIEST_YEAR:
+        return None  # placeholders such as 0001-01-01 from unset CMS fields
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00-05:00 is past the end of time in UTC
+        return None
 
 
 def _walk_json(node: Any) -> Iterator[dict[str, Any]]:
@@ -82,7 +94,7 @@ def _types(node: dict[str, Any]) -> set[str]:
 
 def _person_name(value: Any) -> str | None:
     if isinstance(value, str):
-        return clean_space(value) or None
+        return clean_meta(value) or None
     if isinstance(value, dict):
         return _person_name(value.get("name"))
     if isinstance(value, list):
@@ -173,7 +185,7 @@ def read_metadata(tree: HtmlElement, base_url: str | None) -> PageMetadata:
     if author and urlsplit(author).scheme in ("http", "https"):
         author = None  # article:author is often a profile URL, not a name
     if author:
-        author = _BY_RE.sub("", clean_space(author)) or None
+        author = _BY_RE.sub("", clean_meta(author)) or None
     published = (
         parse_datetime(
             ld_get("datePublished") if isinstance(ld_get("datePublished"), str) else None
@@ -197,10 +209,10 @@ def read_metadata(tree: HtmlElement, base_url: str | None) -> PageMetadata:
         title=clean_space(title_element.text_content()) or None
         if title_element is not None
         else None,
-        headline=clean_space(headline) or None if isinstance(headline, str) else None,
-        og_title=clean_space(meta.get("og:title") or meta.get("twitter:title")) or None,
+        headline=clean_meta(headline) or None if isinstance(headline, str) else None,
+        og_title=clean_meta(meta.get("og:title") or meta.get("twitter:title")) or None,
         h1=clean_space(h1.text_content()) or None if h1 is not None else None,
-        description=clean_space(
+        description=clean_meta(
             meta.get("og:description") or meta.get("description") or meta.get("twitter:description")
         )
         or None,
@@ -211,7 +223,7 @@ def read_metadata(tree: HtmlElement, base_url: str | None) -> PageMetadata:
             base_url,
         ),
         language=_language(tree, meta, ld_get("inLanguage")),
-        site_name=clean_space(meta.get("og:site_name")) or None,
+        site_name=clean_meta(meta.get("og:site_name")) or None,
         article_body=body.strip() if isinstance(body, str) and body.strip() else None,
     )
 
