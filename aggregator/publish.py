@@ -143,6 +143,7 @@ def rfc822(moment: datetime) -> str:
     return format_datetime(_utc(moment).replace(microsecond=0), usegmt=True)
 
 
+@lru_cache(maxsize=1024)
 def http_date(moment: datetime) -> str:
     return rfc822(moment)
 

@@ -30,12 +30,12 @@ from web.context import (
     render,
 )
 from web.security import (
+    SECURITY_HEADERS,
     SESSION_COOKIE,
     LoginThrottle,
     Session,
     SessionSigner,
     csrf_matches,
-    security_headers_middleware,
     set_session_cookie,
 )
 from web.services import WebServices
@@ -102,8 +102,8 @@ Handler = Callable[[web.Request], Any]
 
 @web.middleware
 async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Loads the signed session cookie, checks CSRF on every POST, and empties the render
-    cache after every curator action."""
+    """Loads the signed session cookie, checks CSRF on every POST, keeps anonymous users out
+    of /curate, and empties the render cache after every curator action."""
     context: AppContext = request.app[APP_CONTEXT]
     raw = request.cookies.get(SESSION_COOKIE)
     session = context.signer.loads(raw) if raw else None
@@ -112,6 +112,12 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
     # A session that did not verify (expired, forged) is replaced if the page needs one.
     if request.method in UNSAFE_METHODS:
         await _check_csrf(request, session)
+    path = request.path
+    if (path == "/curate" or path.startswith("/curate/")) and current_user(request) is None:
+        # Everything under /curate needs a curator: pages redirect, actions are refused.
+        if request.method in ("GET", "HEAD"):
+            raise web.HTTPFound(f"/login?{_next_query(request)}")
+        raise web.HTTPForbidden(text="Sign in as a curator first.")
     try:
         response: web.StreamResponse = await handler(request)
     except web.HTTPException as exc:
@@ -151,47 +157,44 @@ def _own_origin(request: web.Request) -> str:
     return f"{request.scheme}://{request.host}"
 
 
-@web.middleware
-async def curator_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Everything under /curate needs a signed-in curator: pages redirect, actions are refused."""
-    curator_path = request.path == "/curate" or request.path.startswith("/curate/")
-    if curator_path and current_user(request) is None:
-        if request.method in ("GET", "HEAD"):
-            raise web.HTTPFound(f"/login?{_next_query(request)}")
-        raise web.HTTPForbidden(text="Sign in as a curator first.")
-    response: web.StreamResponse = await handler(request)
-    return response
-
-
 def _next_query(request: web.Request) -> str:
     return urlencode({"next": request.path_qs})
 
 
 @web.middleware
-async def error_pages_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Friendly HTML for 400/403/404/413/429 raised as bare HTTP exceptions."""
+async def response_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Security headers on every response; friendly HTML for 4xx raised as bare exceptions."""
     try:
         response: web.StreamResponse = await handler(request)
-        return response
     except web.HTTPException as exc:
-        if exc.status < 400 or exc.content_type == "text/html":
+        if exc.status < 400 or exc.content_type == "text/html" or _is_feed_error(request, exc):
+            exc.headers.update(SECURITY_HEADERS)
             raise
-        if request.path.endswith((".atom", ".rss", ".json", ".opml")) and exc.status != 404:
-            raise
-        message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else exc.reason
-        page = render(
-            request,
-            "error.html",
-            status=exc.status,
-            title=exc.reason,
-            message=message,
-            topics=await _topics_for_error(request) if exc.status == 404 else [],
-        )
-        page.set_status(exc.status, exc.reason)
-        for name, value in exc.headers.items():
-            if name.lower() in ("retry-after", "allow"):
-                page.headers[name] = value
-        return page
+        response = await _error_page(request, exc)
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def _is_feed_error(request: web.Request, exc: web.HTTPException) -> bool:
+    # Feed readers get a short plain-text reason; an unknown feed still gets the helpful page.
+    return request.path.endswith((".atom", ".rss", ".json", ".opml")) and exc.status != 404
+
+
+async def _error_page(request: web.Request, exc: web.HTTPException) -> web.Response:
+    message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else exc.reason
+    page = render(
+        request,
+        "error.html",
+        status=exc.status,
+        title=exc.reason,
+        message=message,
+        topics=await _topics_for_error(request) if exc.status == 404 else [],
+    )
+    page.set_status(exc.status, exc.reason)
+    for name, value in exc.headers.items():
+        if name.lower() in ("retry-after", "allow"):
+            page.headers[name] = value
+    return page
 
 
 async def _topics_for_error(request: web.Request) -> list[Any]:
@@ -237,12 +240,7 @@ def create_app(
         cache=RenderCache(cache_ttl_s),
     )
     app = web.Application(
-        middlewares=[
-            security_headers_middleware,
-            error_pages_middleware,
-            session_middleware,
-            curator_middleware,
-        ],
+        middlewares=[response_middleware, session_middleware],
         client_max_size=max_request_bytes,
     )
     app[APP_CONTEXT] = context

@@ -15,7 +15,7 @@ import hmac
 import json
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -195,19 +195,3 @@ def safe_next(target: str | None, default: str = DEFAULT_AFTER_LOGIN) -> str:
     if parts.scheme or parts.netloc:
         return default
     return target
-
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@web.middleware
-async def security_headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:
-        for name, value in SECURITY_HEADERS.items():
-            exc.headers.setdefault(name, value)
-        raise
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    return response
