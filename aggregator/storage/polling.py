@@ -179,10 +179,6 @@ def _apply_poll(
     log: FetchLogRecord,
     now: datetime,
 ) -> PollWriteResult:
-    if conn.execute(select(feeds_table.c.id).where(feeds_table.c.id == feed_id)).first() is None:
-        return PollWriteResult()  # unsubscribed while it was being polled: nothing to keep
-    new_ids = _insert_new(conn, feed_id, plan.new, now) if plan.new else []
-    updated_ids = _update_changed(conn, feed_id, plan.updated) if plan.updated else []
     values: dict[str, Any] = {
         "last_fetched_at": to_utc(feed_update.fetched_at),
         "status": feed_update.status.value,
@@ -214,7 +210,18 @@ def _apply_poll(
     still_ours = feeds_table.c.lease_owner == owner
     values["lease_owner"] = case((still_ours, None), else_=feeds_table.c.lease_owner)
     values["lease_expires_at"] = case((still_ours, None), else_=feeds_table.c.lease_expires_at)
-    conn.execute(feeds_table.update().where(feeds_table.c.id == feed_id).values(**values))
+    # The feed row first: it is locked for the rest of the transaction, and a feed that
+    # was unsubscribed while being polled shows up here (nothing to keep, then).
+    found = conn.execute(
+        feeds_table.update()
+        .where(feeds_table.c.id == feed_id)
+        .values(**values)
+        .returning(feeds_table.c.id)
+    ).first()
+    if found is None:
+        return PollWriteResult()
+    new_ids = _insert_new(conn, feed_id, plan.new, now) if plan.new else []
+    updated_ids = _update_changed(conn, feed_id, plan.updated) if plan.updated else []
     conn.execute(
         fetch_log_table.insert().values(
             feed_id=feed_id,
