@@ -18,7 +18,13 @@ from datetime import UTC, datetime
 from aggregator import decide, storage
 from aggregator.config import Settings
 from aggregator.errors import ParseError
-from aggregator.extract import extract, extract_from_feed_content, feed_content_is_full_article
+from aggregator.extract import (
+    charset_from_content_type,
+    extract,
+    extract_from_feed_content,
+    feed_content_is_full_article,
+    load_site_rules,
+)
 from aggregator.fetch import Fetcher
 from aggregator.logs import feed_logger
 from aggregator.metrics import Metrics
@@ -378,7 +384,14 @@ class Pipeline:
                 )
             else:
                 try:
-                    extracted = await asyncio.to_thread(extract, page.body, page.final_url)
+                    extracted = await asyncio.to_thread(
+                        extract,
+                        page.body,
+                        page.final_url,
+                        charset=charset_from_content_type(page.content_type),
+                        # Shipped rules plus the curator's file (cached, re-read on change).
+                        rules=load_site_rules(self.settings.site_rules_file or None),
+                    )
                 except Exception as exc:
                     log.warning("extraction failed for %s: %s", entry.url, exc)
                     extracted = None
