@@ -361,10 +361,6 @@ def test_the_checker_catches_what_it_should(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.xfail(
-    reason="aggregator.extract raises ValueError on a link whose href holds a "
-    "control character (lxml refuses it); reported to the extract owner"
-)
 def test_extractor_survives_every_payload() -> None:
     failures = {}
     for index in range(len(PAYLOADS)):

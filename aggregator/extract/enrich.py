@@ -107,6 +107,9 @@ def index_source(tree: HtmlElement) -> SourceIndex:
     return index
 
 
+_XML_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def _wrap_anchors(
     text: str, anchors: list[tuple[str, str]], start: int
 ) -> tuple[str, list[tuple[etree._Element, str]], int]:
@@ -123,7 +126,8 @@ def _wrap_anchors(
         found = text.find(anchor_text, position)
         if found < 0:
             break
-        link = etree.Element("a", href=href)
+        # lxml refuses control characters in attributes; browsers drop them from URLs too.
+        link = etree.Element("a", href=_XML_UNSAFE.sub("", href))
         link.text = anchor_text
         if links:
             previous, _ = links[-1]
