@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -n 2 --durations=15
 
 .PHONY: run demo test lint format bench bench-poll bench-fetch bench-parse bench-opml bench-extraction bench-tagging bench-web browser clean help
 
