@@ -7,10 +7,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from aggregator import storage
 from aggregator.errors import AggregatorError
 from aggregator.storage import Database
+from aggregator.storage.models import scheduler_state_table
 from aggregator.types import (
     EntryPlan,
     ErrorKind,
@@ -119,6 +121,12 @@ async def test_status_summary_and_ticks(db: Database) -> None:
     await storage.record_tick(db, "worker-1", NOW - timedelta(minutes=1))
     await storage.record_tick(db, "worker-2", NOW)
     await storage.record_tick(db, "worker-1", NOW - timedelta(seconds=30))
+
+    await storage.record_tick(db, "gone-worker", NOW - timedelta(days=30))
+    await storage.record_tick(db, "worker-2", NOW)  # forgets workers silent for a week
+    async with db.read() as conn:
+        keys = set((await conn.execute(select(scheduler_state_table.c.key))).scalars())
+    assert keys == {"tick:worker-1", "tick:worker-2"}
 
     summary = await storage.status_summary(db, NOW)
     assert summary.feeds_total == 4

@@ -24,6 +24,7 @@ from aggregator.storage.models import (
 from aggregator.types import FeedStatus, MatchState, StatusSummary
 
 TICK_PREFIX = "tick:"
+TICK_RETENTION = timedelta(days=7)
 _KEPT_STATES = (MatchState.PINNED.value, MatchState.APPROVED.value)
 
 
@@ -105,8 +106,14 @@ async def record_tick(db: Database, worker: str, now: datetime) -> None:
     statement = statement.on_conflict_do_update(
         index_elements=["key"], set_={"value": now.isoformat(), "updated_at": now}
     )
+    stale = scheduler_state_table.delete().where(
+        scheduler_state_table.c.key.like(f"{TICK_PREFIX}%"),
+        scheduler_state_table.c.updated_at < now - TICK_RETENTION,
+    )
     async with db.transaction() as conn:
         await conn.execute(statement)
+        # Worker names change with every start: forget workers gone for a week.
+        await conn.execute(stale)
 
 
 async def last_tick(db: Database) -> datetime | None:
