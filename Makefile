@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?= -n 2 --durations=15
 
-.PHONY: run demo test lint format bench bench-poll bench-fetch bench-parse bench-opml bench-extraction bench-tagging bench-web browser clean help
+.PHONY: run demo test lint format bench bench-poll bench-fetch bench-parse bench-storage bench-opml bench-extraction bench-tagging bench-web browser clean help
 
 help:
 	@echo "make run    - set up and run the scheduler and web view on http://127.0.0.1:8080"
@@ -52,6 +52,9 @@ bench-poll: $(STAMP)
 
 bench-fetch: $(STAMP)
 	$(BIN)/python benchmarks/fetch.py
+
+bench-storage: $(STAMP)
+	$(BIN)/python benchmarks/storage.py
 
 bench-parse: $(STAMP)
 	$(BIN)/python benchmarks/parse.py

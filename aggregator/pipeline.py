@@ -252,7 +252,10 @@ class Pipeline:
         plan = decide.plan_entries({}, ())
         if feed_data is not None:
             states = await storage.entry_states(
-                self.db, feed.id, [e.identity for e in feed_data.entries]
+                self.db,
+                feed.id,
+                [e.identity for e in feed_data.entries],
+                urls=[e.url for e in feed_data.entries if e.url],
             )
             plan = decide.plan_entries(
                 states,

@@ -263,3 +263,32 @@ async def test_failed_extraction_is_recorded_and_the_entry_is_tagged_on_feed_tex
     assert article is not None and article.status is ArticleStatus.FAILED
     assert "404" in (article.error or "")
     assert "us-iran" in {m.topic_slug for m in await storage.entry_matches(env.db, entry.id)}
+
+
+async def test_guids_that_change_on_every_request_do_not_create_duplicates(
+    env: PipelineEnv, fixture_site: FixtureSite
+) -> None:
+    from itertools import count
+
+    from aiohttp import web
+
+    requests = count()
+
+    async def unstable(request: web.Request) -> web.Response:
+        n = next(requests)
+        body = rss_feed(
+            "Unstable",
+            [
+                {"title": "First story", "guid": f"urn:uuid:{n}-1", "link": "https://x.example/1"},
+                {"title": "Second story", "guid": f"urn:uuid:{n}-2", "link": "https://x.example/2"},
+            ],
+        )
+        return web.Response(body=body, content_type="application/rss+xml")
+
+    fixture_site.add_handler("/unstable.xml", unstable)
+    feed_id = await env.subscribe(fixture_site.url("/unstable.xml"))
+    first = await env.pipeline.run_once(skip_articles=True)
+    second = await env.pipeline.run_once(all_feeds=True, skip_articles=True)
+    third = await env.pipeline.run_once(all_feeds=True, skip_articles=True)
+    assert (first.new_entries, second.new_entries, third.new_entries) == (2, 0, 0)
+    assert len(await entries_of(env, feed_id)) == 2

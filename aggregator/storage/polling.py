@@ -43,17 +43,44 @@ _LOOKUP_CHUNK = 500
 
 
 async def entry_states(
-    db: Database, feed_id: int, identities: Sequence[str]
+    db: Database, feed_id: int, identities: Sequence[str], urls: Sequence[str] = ()
 ) -> dict[str, EntryState]:
-    """What is stored for these identities of one feed (absent ones are new)."""
-    return await db.read_with(_entry_states, feed_id, identities)
+    """What is stored for these identities of one feed (absent ones are new).
+
+    Entries of the feed whose URL is in ``urls`` are included too, under their stored
+    identity, so a feed whose guids change on every request is recognised by link.
+    """
+    return await db.read_with(_entry_states, feed_id, identities, urls)
 
 
 def _entry_states(
-    conn: Connection, feed_id: int, identities: Sequence[str]
+    conn: Connection, feed_id: int, identities: Sequence[str], urls: Sequence[str] = ()
 ) -> dict[str, EntryState]:
     asked = {fit_identity(identity): identity for identity in identities}
     states: dict[str, EntryState] = {}
+    columns = (
+        entries_table.c.id,
+        entries_table.c.identity,
+        entries_table.c.content_hash,
+        entries_table.c.update_count,
+        entries_table.c.url,
+    )
+    wanted_urls = [u for u in {fit_url(u) for u in urls} if u]
+    for part in chunks(wanted_urls, _LOOKUP_CHUNK):
+        rows = conn.execute(
+            select(*columns).where(
+                entries_table.c.feed_id == feed_id, entries_table.c.url.in_(part)
+            )
+        )
+        for row in rows:
+            identity = asked.get(row.identity, row.identity)
+            states[identity] = EntryState(
+                entry_id=row.id,
+                identity=identity,
+                content_hash=row.content_hash,
+                update_count=row.update_count,
+                url=row.url,
+            )
     for part in chunks(list(asked), _LOOKUP_CHUNK):
         rows = conn.execute(
             select(
