@@ -45,7 +45,7 @@ format: $(STAMP)
 	$(BIN)/ruff format aggregator web tests benchmarks
 	$(BIN)/ruff check --fix aggregator web tests benchmarks
 
-bench: bench-poll bench-fetch bench-opml bench-extraction bench-tagging bench-web
+bench: bench-poll bench-fetch bench-parse bench-storage bench-opml bench-extraction bench-tagging bench-web
 
 bench-poll: $(STAMP)
 	$(BIN)/python benchmarks/poll.py
