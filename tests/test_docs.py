@@ -21,9 +21,11 @@ from aggregator.cli import main as cli_root
 from aggregator.cli.tag import tag_lines
 from aggregator.errors import RuleError
 from aggregator.tagging import (
+    TaggableDocument,
     compile_topic,
     compile_topics,
     load_default_topics,
+    match,
     parse_topics_file,
 )
 from aggregator.tagging import compiler as tagging_compiler
@@ -193,3 +195,32 @@ def test_the_curator_pages_the_guide_names_exist(guide: str) -> None:
     for path in named:
         concrete = re.sub(r"<[^>]+>", "x", path)
         assert any(p.match(concrete) for p in patterns), f"no route for {path}"
+
+
+def test_the_worked_example_topic_behaves_as_the_guide_says(blocks: list[Block]) -> None:
+    (topics_file,) = _labelled(blocks, "toml topics-file")
+    (topic,) = compile_topics(parse_topics_file(topics_file.body))
+    samples = _labelled(blocks, "jsonl")
+    assert len(samples) == 2, "the guide's second jsonl block holds the hormuz samples"
+    results = {}
+    for line in samples[1].body.splitlines():
+        record = json.loads(line)
+        document = TaggableDocument(title=record["title"], body=record["text"])
+        results[record["id"]] = match(topic, document).explanation
+    seized, cruise, street = results["seized"], results["cruise"], results["hormuz-street"]
+    # Section 3 states these figures and which parts made them.
+    assert (seized["matched"], seized["score"]) == (True, 11.0)
+    contributions = {part["id"]: part["contribution"] for part in seized["parts"]}
+    assert contributions == {
+        "headline": 3.0,
+        "incident": 4.0,
+        "in-the-strait": 3.0,
+        "shipping-share": 1.0,
+    }
+    assert (cruise["matched"], cruise["score"]) == (False, 0.0)
+    assert {part["id"]: part["contribution"] for part in cruise["parts"]} == {
+        "in-the-strait": 3.0,
+        "leisure": -3.0,
+    }
+    assert (street["matched"], street["score"]) == (False, 0.0)
+    assert street["missing_required"] == ["in-the-strait"]
