@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -81,19 +82,43 @@ def replace_session(request: web.Request, session: Session) -> None:
     request[SESSION_CHANGED] = True
 
 
-def render(
-    request: web.Request, template: str, *, status: int = 200, **values: Any
-) -> web.Response:
-    context = app_context(request)
-    page = context.templates.get_template(template).render(
-        request_path=request.path,
-        csrf_token=LazyCsrfToken(request),
-        user=current_user(request),
-        base_url=context.base_url,
+def _page_values(request: web.Request, values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "request_path": request.path,
+        "csrf_token": LazyCsrfToken(request),
+        "user": current_user(request),
+        "base_url": app_context(request).base_url,
         **values,
-    )
+    }
+
+
+def _html_response(page: str, status: int) -> web.Response:
     response = web.Response(
         text=page, status=status, content_type=HTML_CONTENT_TYPE, charset="utf-8"
     )
     response.headers.setdefault("Cache-Control", "no-cache")
     return response
+
+
+def render(
+    request: web.Request, template: str, *, status: int = 200, **values: Any
+) -> web.Response:
+    page = (
+        app_context(request).templates.get_template(template).render(_page_values(request, values))
+    )
+    return _html_response(page, status)
+
+
+async def render_in_thread(
+    request: web.Request, template: str, *, status: int = 200, **values: Any
+) -> web.Response:
+    """``render`` for the big listing pages: the template runs off the event loop so other
+    requests are not held up. Only for pages whose forms do not start a session (the CSRF
+    token of an existing session is read, never created, in the worker thread)."""
+    if current_user(request) is not None:
+        session_of(request)  # resolved here, on the loop
+    page = await asyncio.to_thread(
+        app_context(request).templates.get_template(template).render,
+        _page_values(request, values),
+    )
+    return _html_response(page, status)

@@ -13,7 +13,7 @@ from aiohttp import web
 from aggregator.publish import CONTENT_TYPES, FORMATS, plain_text
 from aggregator.sanitize import html_to_text
 from aggregator.types import MatchState, TopicMatch
-from web.context import SESSION_CHANGED, app_context, current_user, render
+from web.context import SESSION_CHANGED, app_context, current_user, render, render_in_thread
 from web.params import cursor_param, date_param, int_param, text_param
 from web.store import EntryFilter
 
@@ -105,7 +105,7 @@ async def _home(request: web.Request) -> web.Response:
     for topic in topics:
         page = await context.store.topic_entries(topic.slug, limit=HOME_HEADLINES)
         sections.append({"topic": topic, "count": counts.get(topic.slug, 0), "items": page.items})
-    return render(request, "home.html", sections=sections, title="Topics")
+    return await render_in_thread(request, "home.html", sections=sections, title="Topics")
 
 
 async def _require_topic(request: web.Request, slug: str) -> Any:
@@ -142,7 +142,7 @@ async def _topic_page(request: web.Request) -> web.Response:
     keep = {k: request.query[k] for k in ("source", "from", "to") if request.query.get(k)}
     older = f"?{urlencode({**keep, 'before': page.next_cursor})}" if page.next_cursor else None
     newest = f"?{urlencode(keep)}" if before else None
-    return render(
+    return await render_in_thread(
         request,
         "topic.html",
         title=topic.name,
