@@ -119,7 +119,6 @@ URL_ATTRIBUTES = {
 OWN_FORMS = re.compile(r"^/")
 
 
-EXTRACT_FAILURES: dict[int, str] = {}
 # Plain-text fields may hold "<" ("a < b"), never something a reader could take for a tag.
 MARKUP = re.compile(r"<[A-Za-z!/?]")
 
@@ -251,32 +250,19 @@ async def hostile(
         )
         ids = list(result.new_entry_ids)
         for index, entry_id in enumerate(ids):
-            try:
-                extracted = extract(hostile_article(index), url=f"{site}/story/{index}")
-            except ValueError as exc:  # see test_extractor_survives_every_payload
-                EXTRACT_FAILURES[index] = str(exc)
-                await storage.save_article(
-                    db,
-                    Article(
-                        entry_id=entry_id,
-                        status=ArticleStatus.FAILED,
-                        error=str(exc),
-                        extracted_at=NOW,
-                    ),
-                )
-            else:
-                await storage.save_article(
-                    db,
-                    Article(
-                        entry_id=entry_id,
-                        status=ArticleStatus.OK,
-                        title=extracted.title,
-                        text=extracted.text,
-                        html=extracted.html,
-                        author=extracted.author,
-                        extracted_at=NOW,
-                    ),
-                )
+            extracted = extract(hostile_article(index), url=f"{site}/story/{index}")
+            await storage.save_article(
+                db,
+                Article(
+                    entry_id=entry_id,
+                    status=ArticleStatus.OK,
+                    title=extracted.title,
+                    text=extracted.text,
+                    html=extracted.html,
+                    author=extracted.author,
+                    extracted_at=NOW,
+                ),
+            )
             await storage.replace_rule_matches(
                 db,
                 entry_id,
