@@ -91,6 +91,13 @@ class Settings:
     secure_cookies: bool = setting(False, "Mark session cookies Secure (set behind HTTPS).")
     feed_page_size: int = setting(50, "Entries per topic feed page.", _between(1, 1000))
     feed_page_max: int = setting(200, "Largest `?limit=` a topic feed accepts.", _between(1, 5000))
+    web_cache_s: float = setting(
+        2.0,
+        "Seconds a rendered page or topic feed is reused for anonymous readers. A curator's "
+        "change through the web view clears it at once; entries stored by workers appear "
+        "within this time. 0 turns the cache off.",
+        _between(0, 3600),
+    )
     # --- fetching
     allowed_networks: str = setting(
         "",

@@ -45,29 +45,51 @@ def feed_links(base_url: str, slug: str) -> list[dict[str, str]]:
 
 
 def explanation_lines(match: TopicMatch) -> list[str]:
-    """A readable account of why an entry is in a topic (the explanation is a JSON dict)."""
-    explanation = match.explanation or {}
+    """A readable account of why an entry is in a topic (the explanation is a JSON dict):
+    the curator's decision, the score against the threshold, then each rule part that
+    fired with its contribution, the terms it matched and a snippet."""
+    explanation = match.explanation if isinstance(match.explanation, dict) else {}
     lines: list[str] = []
+    who = match.decided_by or "a curator"
+    when = f" on {_format_when(match.decided_at)}" if match.decided_at else ""
     if match.origin == "curator":
-        lines.append(f"Added by hand by {match.decided_by or 'a curator'}.")
-    summary = explanation.get("summary") if isinstance(explanation, dict) else None
+        lines.append(f"Added by hand by {who}{when}.")
+    elif match.state != "auto":
+        lines.append(f"{str(match.state).capitalize()} by {who}{when}.")
+    summary = explanation.get("summary")
     if isinstance(summary, str) and summary:
         lines.append(summary)
-    for key in ("fired", "matched", "terms", "rules", "reasons", "parts"):
-        value = explanation.get(key) if isinstance(explanation, dict) else None
-        if isinstance(value, list) and value:
-            lines.append(f"{key.capitalize()}: " + ", ".join(_short(item) for item in value[:12]))
+    score, threshold = explanation.get("score"), explanation.get("threshold")
+    if isinstance(score, int | float) and isinstance(threshold, int | float):
+        lines.append(f"Score {score:g} (threshold {threshold:g}).")
+    parts = explanation.get("parts")
+    if isinstance(parts, list):
+        for part in parts[:12]:
+            if isinstance(part, dict):
+                lines.append(_part_line(part))
     return lines
 
 
-def _short(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict):
-        named = value.get("rule") or value.get("name") or value.get("term") or value.get("text")
-        if isinstance(named, str):
-            return named
-    return json.dumps(value, ensure_ascii=False, default=str)[:120]
+def _format_when(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if hasattr(value, "strftime") else str(value)
+
+
+def _part_line(part: dict[str, Any]) -> str:
+    name = str(part.get("id") or part.get("match") or "rule")
+    contribution = part.get("contribution")
+    line = f"{name} (+{contribution:g})" if isinstance(contribution, int | float) else name
+    evidence = part.get("evidence")
+    if isinstance(evidence, list) and evidence and isinstance(evidence[0], dict):
+        first = evidence[0]
+        terms = [t for t in first.get("terms", []) if isinstance(t, str)]
+        if terms:
+            line += ": " + ", ".join(dict.fromkeys(terms))
+        if first.get("field"):
+            line += f" in {first['field']}"
+        snippet = first.get("snippet")
+        if isinstance(snippet, str) and snippet:
+            line += f" — “{snippet[:200]}”"
+    return line
 
 
 async def cached_page(

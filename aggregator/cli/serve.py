@@ -65,7 +65,12 @@ async def serve_forever(
                 scheduler.start()
             if with_web:
                 public = dataclasses.replace(settings, base_url=settings.public_base_url())
-                app = create_app(public, db, build_web_services(db, fetcher, tagger))
+                app = create_app(
+                    public,
+                    db,
+                    build_web_services(db, fetcher, tagger),
+                    cache_ttl_s=settings.web_cache_s,
+                )
                 add_ops_routes(
                     app,
                     db=db,
