@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -18,6 +18,14 @@ from aggregator import storage
 from aggregator.pipeline import Pipeline
 
 log = logging.getLogger("aggregator.scheduler")
+
+
+MAX_RETRY_DELAY_S = 300.0
+
+
+def retry_delay_s(failures: int, tick_s: float) -> float:
+    """Wait after ``failures`` failed ticks in a row: the next tick, then doubling, capped."""
+    return float(min(tick_s * 2 ** (failures - 1), max(MAX_RETRY_DELAY_S, tick_s)))
 
 
 class Scheduler:
@@ -29,6 +37,7 @@ class Scheduler:
         self._idle = asyncio.Event()
         self._idle.set()
         self.consecutive_db_failures = 0
+        self.retry_at: datetime | None = None  # after failures, ticks wait until then
 
     async def tick(self) -> None:
         """Record liveness, refresh backlog metrics, poll the due feeds."""
@@ -46,6 +55,8 @@ class Scheduler:
         if pipeline.stopping:
             return
         now = pipeline.clock()
+        if self.retry_at is not None and now < self.retry_at:
+            return  # backing off after failures
         try:
             await storage.record_tick(pipeline.db, pipeline.worker_id, now)
             summary = await pipeline.run_once()
@@ -53,14 +64,21 @@ class Scheduler:
             pipeline.metrics.due_backlog.set(status.due_backlog)
             pipeline.metrics.oldest_due_age.set(status.oldest_due_age_s or 0)
             self.consecutive_db_failures = 0
+            self.retry_at = None
         except Exception as exc:
             self.consecutive_db_failures += 1
             pipeline.metrics.database_errors.inc()
+            wait_s = retry_delay_s(self.consecutive_db_failures, self.settings.poll_tick_s)
+            self.retry_at = now + timedelta(seconds=wait_s)
+            unavailable = storage.is_unavailable(exc)
             log.error(
-                "tick failed (%d in a row), retrying on the next tick: %s",
+                "tick failed (%d in a row%s), retrying in %.0f s: %s",
                 self.consecutive_db_failures,
+                ", database unavailable" if unavailable else "",
+                wait_s,
                 exc,
-                exc_info=self.consecutive_db_failures == 1,
+                # A database outage is expected and needs no traceback; a bug does.
+                exc_info=not unavailable and self.consecutive_db_failures == 1,
             )
             return
         pipeline.metrics.ticks.inc()

@@ -108,8 +108,11 @@ async def test_a_failing_tick_is_logged_and_the_next_one_recovers(
     assert scheduler.consecutive_db_failures == 1
     assert "tick failed" in caplog.text
     await broken.close()
-    env.pipeline.db = real_db  # ... and back: the next tick recovers without a restart
-    await scheduler.tick()
+    env.pipeline.db = real_db  # ... and back
+    await scheduler.tick()  # still backing off: nothing happens
+    assert await storage.last_tick(real_db) is None
+    env.clock.advance(seconds=31)
+    await scheduler.tick()  # the next attempt recovers without a restart
     assert scheduler.consecutive_db_failures == 0
     assert await storage.last_tick(real_db) is not None
 

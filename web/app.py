@@ -20,6 +20,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from aggregator.publish import http_url, plain_text, sanitized_html
+from aggregator.storage.database import is_unavailable
 from web.cache import DEFAULT_TTL_S, RenderCache
 from web.context import (
     APP_CONTEXT,
@@ -171,6 +172,20 @@ async def response_middleware(request: web.Request, handler: Handler) -> web.Str
             exc.headers.update(SECURITY_HEADERS)
             raise
         response = await _error_page(request, exc)
+    except Exception as exc:
+        if not is_unavailable(exc):
+            raise
+        # The database is down or restarting: say so, and let clients retry; the engine
+        # reconnects by itself once it answers again.
+        log.error("database unavailable while serving %s: %s", request.path, exc)
+        unavailable = web.HTTPServiceUnavailable(
+            text="The database is not answering right now; please try again in a minute.",
+            headers={"Retry-After": "30"},
+        )
+        if _is_feed_error(request, unavailable):
+            unavailable.headers.update(SECURITY_HEADERS)
+            raise unavailable from None
+        response = await _error_page(request, unavailable)
     response.headers.update(SECURITY_HEADERS)
     return response
 

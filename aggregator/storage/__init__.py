@@ -10,7 +10,7 @@ from aggregator.storage.articles import (
     get_article,
     save_article,
 )
-from aggregator.storage.database import Database, default_sqlite_url, sqlite_path
+from aggregator.storage.database import Database, default_sqlite_url, is_unavailable, sqlite_path
 from aggregator.storage.entries import EntryNotFoundError, get_entry, recent_entries
 from aggregator.storage.entry_topics import (
     InvalidCursorError,
@@ -94,6 +94,7 @@ __all__ = [
     "get_feed_by_url",
     "get_topic",
     "get_user",
+    "is_unavailable",
     "last_tick",
     "list_feeds",
     "list_topics",

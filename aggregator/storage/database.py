@@ -193,3 +193,13 @@ class Database:
         """An ORM session inside one transaction, for code that prefers the ORM."""
         async with self._sessions() as session, session.begin():
             yield session
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True when ``exc`` means the database cannot be reached (down, restarting, refusing
+    connections, timing out) rather than a bug: callers report it and retry later."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    if isinstance(exc, OperationalError | InterfaceError | OSError | TimeoutError):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
