@@ -294,6 +294,24 @@ def _add_match_element(parent: etree._Element, item: PublishableEntry) -> None:
     _sub(match, _agg("explanation"), _json_text(data["explanation"]), type="application/json")
 
 
+def _paging_links(
+    parent: etree._Element, base_url: str, slug: str, fmt: FeedFormat, page: FeedPage
+) -> None:
+    """atom:link self, first and (when there are older entries) next: RFC 5005 paging."""
+    mime = "application/atom+xml" if fmt == "atom" else "application/rss+xml"
+    links = [("self", page.before), ("first", None)]
+    if page.next_before is not None:
+        links.append(("next", page.next_before))
+    for rel, before in links:
+        _sub(
+            parent,
+            _atom("link"),
+            rel=rel,
+            type=mime,
+            href=_page_url(base_url, slug, fmt, page, before),
+        )
+
+
 def render_atom(
     topic: Topic,
     items: Sequence[PublishableEntry],
@@ -314,31 +332,10 @@ def render_atom(
     author = _sub(feed, _atom("author"))
     _sub(author, _atom("name"), GENERATOR)
     _sub(feed, _atom("generator"), GENERATOR, uri=base_url.rstrip("/") + "/")
-    _sub(
-        feed,
-        _atom("link"),
-        rel="self",
-        type="application/atom+xml",
-        href=_page_url(base_url, topic.slug, "atom", page, page.before),
-    )
+    _paging_links(feed, base_url, topic.slug, "atom", page)
     _sub(
         feed, _atom("link"), rel="alternate", type="text/html", href=topic_url(base_url, topic.slug)
     )
-    _sub(
-        feed,
-        _atom("link"),
-        rel="first",
-        type="application/atom+xml",
-        href=_page_url(base_url, topic.slug, "atom", page, None),
-    )
-    if page.next_before is not None:
-        _sub(
-            feed,
-            _atom("link"),
-            rel="next",
-            type="application/atom+xml",
-            href=_page_url(base_url, topic.slug, "atom", page, page.next_before),
-        )
     for item in items:
         _atom_entry(feed, item, base_url)
     body = etree.tostring(feed, xml_declaration=True, encoding="utf-8")
@@ -404,28 +401,7 @@ def render_rss(
     _sub(channel, "title", plain_text(topic.name) or topic.slug)
     _sub(channel, "link", topic_url(base_url, topic.slug))
     _sub(channel, "description", plain_text(topic.description) or f"Articles about {topic.name}")
-    _sub(
-        channel,
-        _atom("link"),
-        rel="self",
-        type="application/rss+xml",
-        href=_page_url(base_url, topic.slug, "rss", page, page.before),
-    )
-    _sub(
-        channel,
-        _atom("link"),
-        rel="first",
-        type="application/rss+xml",
-        href=_page_url(base_url, topic.slug, "rss", page, None),
-    )
-    if page.next_before is not None:
-        _sub(
-            channel,
-            _atom("link"),
-            rel="next",
-            type="application/rss+xml",
-            href=_page_url(base_url, topic.slug, "rss", page, page.next_before),
-        )
+    _paging_links(channel, base_url, topic.slug, "rss", page)
     updated = last_modified(topic, items) if items or topic.updated_at else _utc(now)
     _sub(channel, "lastBuildDate", rfc822(updated))
     _sub(channel, "generator", GENERATOR)
