@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,7 +182,7 @@ def bench_aggregator(
     env = aggregator_env(db_path, opml_path, args)
     base = aggregator_command()
     if profile_dir is not None:
-        base = [sys.executable, "-m", "cProfile", "-o", "{out}", "-m", "aggregator"]
+        base = profiler_prefix("{out}") + base
     # Import and migrate outside the timed passes, as reader's add_feed is untimed too.
     setup = run_child(
         [*aggregator_command(), "opml", "import", str(opml_path)], env=env, workdir=workdir
@@ -194,7 +195,7 @@ def bench_aggregator(
     def command(pass_name: str, rest: list[str]) -> list[str]:
         if profile_dir is None:
             return [*base, *rest]
-        out = str(profile_dir / f"aggregator-{pass_name}.prof")
+        out = str(profile_dir / f"aggregator-{pass_name}.{profile_suffix()}")
         return [part.replace("{out}", out) for part in base] + rest
 
     try:
@@ -346,13 +347,71 @@ def print_table(n: int, results: list[PollerResult], args: argparse.Namespace) -
         )
 
 
+def py_spy() -> str | None:
+    """py-spy (the bench extra) samples every thread; cProfile would see only the event loop."""
+    beside = Path(sys.executable).with_name("py-spy")
+    return str(beside) if beside.exists() else shutil.which("py-spy")
+
+
+def profile_suffix() -> str:
+    return "spy" if py_spy() else "prof"
+
+
+def profiler_prefix(out: str) -> list[str]:
+    spy = py_spy()
+    if spy:
+        # --gil: only the thread holding the GIL is sampled, so shares are shares of CPU time.
+        return [spy, "record", "--gil", "--rate", "200", "--format", "raw", "-o", out, "--"]
+    return [sys.executable, "-m", "cProfile", "-o", out]
+
+
+def _frame_name(frame: str) -> str:
+    match = re.match(r"(.*?) \((.*?):\d+\)", frame)
+    if not match:
+        return frame
+    where = match.group(2).split("site-packages/")[-1]
+    where = where.split(str(REPO_ROOT) + "/")[-1]
+    return f"{match.group(1)} ({where})"
+
+
+def summarize_spy(path: Path, top: int) -> None:
+    """Self and inclusive shares of GIL-holding samples, from py-spy's collapsed stacks."""
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not count_text.isdigit():
+            continue
+        count = int(count_text)
+        total += count
+        frames = [_frame_name(frame) for frame in stack.split(";")[1:]]
+        if frames:
+            own[frames[-1]] += count
+        for name in set(frames):
+            inclusive[name] += count
+    if not total:
+        print("  (no samples)")
+        return
+    print(f"  {total} samples of the GIL holder at 200 Hz; self time:")
+    for name, count in own.most_common(top):
+        print(f"  {count / total:6.1%}  {name}")
+    print("  inclusive, project code and the big libraries:")
+    keys = ("aggregator/", "feedparser/api", "_find_and_load ", "aiohttp/client.py")
+    shown = [(n, c) for n, c in inclusive.most_common() if any(k in n for k in keys)]
+    for name, count in shown[:top]:
+        print(f"  {count / total:6.1%}  {name}")
+
+
 def print_profile(profile_dir: Path, top: int = 25) -> None:
     import pstats
 
-    for prof in sorted(profile_dir.glob("*.prof")):
-        print(f"\n--- cProfile of {prof.stem} (main thread only; parsing runs in worker threads)")
-        stats = pstats.Stats(str(prof))
-        stats.sort_stats("tottime").print_stats(top)
+    for path in sorted(profile_dir.glob("aggregator-*")):
+        print(f"\n--- profile of {path.stem} ({'py-spy' if path.suffix == '.spy' else 'cProfile'})")
+        if path.suffix == ".spy":
+            summarize_spy(path, top)
+        else:
+            pstats.Stats(str(path)).sort_stats("tottime").print_stats(top)
 
 
 def run_n(n: int, args: argparse.Namespace) -> list[PollerResult]:
@@ -392,7 +451,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--max-per-host", type=int, default=64)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--profile", action="store_true", help="cProfile the aggregator passes")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="profile the aggregator passes (py-spy, else cProfile)",
+    )
     parser.add_argument(
         "--child", nargs=3, metavar=("POLLER", "PASS", "URLS"), help=argparse.SUPPRESS
     )
