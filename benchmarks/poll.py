@@ -1,6 +1,6 @@
 """Polling benchmark: this project against the peer library ``reader`` and a naive loop.
 
-Run ``python benchmarks/poll.py [--feeds 1000 10000] [--quick] [--latency S] [--profile]``
+Run ``python benchmarks/poll.py [--feeds 1000 10000] [--quick] [--latency S] [--repeat R] [--profile]``
 (``make bench-poll``). For each N, three pollers meet the same local feed farm
 (``benchmarks/farm.py``: N RSS feeds of 20 entries of ~1 KB, ETag/Last-Modified/304),
 each on a freshly started farm with the same seed, each in its own process so its peak
@@ -311,7 +311,7 @@ def print_table(n: int, results: list[PollerResult], args: argparse.Namespace) -
     print(
         f"\nN = {n:,} feeds (20 entries x ~1 KB each, latency {args.latency * 1000:.0f} ms; "
         f"aggregator: max_per_host={args.max_per_host}, poll_concurrency={args.concurrency}; "
-        f"reader: workers={READER_WORKERS})"
+        f"reader: workers={READER_WORKERS}; best of {args.repeat} round(s))"
     )
     print(
         f"{'poller':<11}{'first f/s':>10}{'cond f/s':>10}{'first s':>9}{'cond s':>9}"
@@ -414,20 +414,45 @@ def print_profile(profile_dir: Path, top: int = 25) -> None:
             pstats.Stats(str(path)).sort_stats("tottime").print_stats(top)
 
 
+def best_of(runs: list[PollerResult]) -> PollerResult:
+    """The fastest pass of each kind over repeated runs (background load only slows runs down)."""
+    passed = [r for r in runs if r.first is not None]
+    if not passed:
+        return runs[0]
+    best = PollerResult(runs[0].name, extra={"runs": len(runs)})
+    best.first = max((r.first for r in passed if r.first), key=lambda p: p.rate)
+    conditional = [r.conditional for r in passed if r.conditional]
+    best.conditional = max(conditional, key=lambda p: p.rate) if conditional else None
+    best.failure = next((r.failure for r in runs if r.failure), "")
+    # Memory is the worst seen, not the best.
+    for p in (best.first, best.conditional):
+        if p is not None:
+            p.peak_rss_mb = max(
+                q.peak_rss_mb for r in passed for q in (r.first, r.conditional) if q
+            )
+    return best
+
+
 def run_n(n: int, args: argparse.Namespace) -> list[PollerResult]:
-    results = []
-    for name in args.pollers:
-        with (
-            tempfile.TemporaryDirectory(prefix=f"poll-{name}-") as tmp,
-            FarmProcess(n, latency_s=args.latency, seed=args.seed) as farm,
-        ):
-            workdir = Path(tmp)
-            print(f"  {name}: polling {n:,} feeds ...", file=sys.stderr, flush=True)
-            if name == "aggregator":
-                result = bench_aggregator(farm, workdir, args)
-            else:
-                result = bench_child_poller(name, farm, workdir)
-            results.append(result)
+    runs: dict[str, list[PollerResult]] = {name: [] for name in args.pollers}
+    # Rounds interleave the pollers, so a burst of load from elsewhere hits them alike.
+    for round_number in range(args.repeat):
+        for name in args.pollers:
+            with (
+                tempfile.TemporaryDirectory(prefix=f"poll-{name}-") as tmp,
+                FarmProcess(n, latency_s=args.latency, seed=args.seed) as farm,
+            ):
+                workdir = Path(tmp)
+                print(
+                    f"  {name}: polling {n:,} feeds (round {round_number + 1}/{args.repeat}) ...",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                if name == "aggregator":
+                    runs[name].append(bench_aggregator(farm, workdir, args))
+                else:
+                    runs[name].append(bench_child_poller(name, farm, workdir))
+    results = [best_of(runs[name]) for name in args.pollers]
     if args.profile and "aggregator" in args.pollers:
         profile_dir = Path(tempfile.mkdtemp(prefix="poll-profile-"))
         try:
@@ -451,6 +476,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--max-per-host", type=int, default=64)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="rounds per N; the fastest pass of each poller counts"
+    )
     parser.add_argument(
         "--profile",
         action="store_true",
