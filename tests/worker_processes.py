@@ -114,10 +114,11 @@ async def scalar(database_url: str, sql: str) -> Any:
     return rows[0][0]
 
 
-def sqlite_integrity(database_url: str) -> str:
+def sqlite_pragma(database_url: str, pragma: str) -> str:
+    """``PRAGMA integrity_check``, ``PRAGMA journal_mode`` ... of the SQLite file."""
     conn = sqlite3.connect(_sqlite_path(database_url))
     try:
-        return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
+        return str(conn.execute(f"PRAGMA {pragma}").fetchone()[0])
     finally:
         conn.close()
 
