@@ -7,6 +7,7 @@ against ``base_url`` so stored HTML never depends on where it came from.
 
 from __future__ import annotations
 
+import threading
 from urllib.parse import urljoin, urlsplit
 
 import nh3
@@ -57,14 +58,18 @@ DROPPED_WITH_CONTENT: frozenset[str] = frozenset(
 URL_SCHEMES: frozenset[str] = frozenset({"http", "https", "mailto"})
 
 
-def _resolver(base_url: str | None):  # type: ignore[no-untyped-def]
-    def resolve(url: str) -> str | None:
-        if base_url is None:
-            return None  # a relative URL with no base cannot be trusted to point anywhere
-        absolute = urljoin(base_url, url)
-        return absolute if urlsplit(absolute).scheme in URL_SCHEMES else None
+# The base URL of the fragment being cleaned. The cleaner is built once (building one per
+# call costs more than cleaning a typical fragment), so the base travels beside it;
+# thread-local because parsing runs in worker threads.
+_current = threading.local()
 
-    return resolve
+
+def _resolve_relative(url: str) -> str | None:
+    base_url: str | None = getattr(_current, "base_url", None)
+    if base_url is None:
+        return None  # a relative URL with no base cannot be trusted to point anywhere
+    absolute = urljoin(base_url, url)
+    return absolute if urlsplit(absolute).scheme in URL_SCHEMES else None
 
 
 def _filter_attribute(tag: str, attribute: str, value: str) -> str | None:
@@ -77,6 +82,18 @@ def _filter_attribute(tag: str, attribute: str, value: str) -> str | None:
     return value
 
 
+_CLEANER = nh3.Cleaner(
+    tags=set(ALLOWED_TAGS),
+    clean_content_tags=set(DROPPED_WITH_CONTENT),
+    attributes=ALLOWED_ATTRIBUTES,
+    attribute_filter=_filter_attribute,
+    url_schemes=set(URL_SCHEMES),
+    link_rel="noopener noreferrer nofollow",
+    url_relative=_resolve_relative,
+    strip_comments=True,
+)
+
+
 def sanitize_html(html: str | None, base_url: str | None = None) -> str:
     """Return ``html`` with everything executable removed and relative URLs made absolute.
 
@@ -84,17 +101,11 @@ def sanitize_html(html: str | None, base_url: str | None = None) -> str:
     """
     if not html:
         return ""
-    return nh3.clean(
-        html.replace("\x00", ""),
-        tags=set(ALLOWED_TAGS),
-        clean_content_tags=set(DROPPED_WITH_CONTENT),
-        attributes=ALLOWED_ATTRIBUTES,
-        attribute_filter=_filter_attribute,
-        url_schemes=set(URL_SCHEMES),
-        link_rel="noopener noreferrer nofollow",
-        url_relative=_resolver(base_url),
-        strip_comments=True,
-    )
+    _current.base_url = base_url
+    try:
+        return _CLEANER.clean(html.replace("\x00", ""))
+    finally:
+        _current.base_url = None
 
 
 def html_to_text(html: str | None) -> str:
