@@ -146,6 +146,12 @@ class Settings:
     jitter_fraction: float = setting(
         0.1, "Random share added to poll intervals to spread load.", _between(0, 1)
     )
+    cpu_workers: int = setting(
+        0,
+        "Processes that parse feeds and extract articles (CPU-bound work). 0: one per core, "
+        "at most 4; 1: a thread of the worker process instead of separate processes.",
+        _between(0, 64),
+    )
     worker_id: str = setting("", "Name of this worker in leases and logs (default: host:pid).")
     max_entries_per_feed: int = setting(
         5000, "Entries read from one feed document at most.", _between(1, 1000000)

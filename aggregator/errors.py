@@ -19,6 +19,10 @@ class FeedError(AggregatorError):
         self.url = url
         self.message = message
 
+    def __reduce__(self) -> tuple[type[FeedError], tuple[str, str]]:
+        # Parsing runs in worker processes: the error must cross the process boundary.
+        return (type(self), (self.url, self.message))
+
 
 class FetchError(FeedError):
     pass

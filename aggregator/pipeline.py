@@ -23,7 +23,6 @@ from aggregator.extract import (
     extract,
     extract_from_feed_content,
     feed_content_is_full_article,
-    load_site_rules,
 )
 from aggregator.fetch import Fetcher
 from aggregator.logs import feed_logger
@@ -46,6 +45,7 @@ from aggregator.types import (
     FetchResult,
     PollSummary,
 )
+from aggregator.workers import CpuPool, WorkerCrashedError
 
 log = logging.getLogger("aggregator.pipeline")
 Clock = Callable[[], datetime]
@@ -91,6 +91,11 @@ class Pipeline:
         self.worker_id = self.worker_id or self.settings.effective_worker_id()
         self.policy = poll_policy(self.settings)
         self._article_slots = asyncio.Semaphore(self.settings.article_concurrency)
+        self.cpu = CpuPool(self.settings.cpu_workers)
+
+    def close(self) -> None:
+        """Stop the worker processes (the pipeline's owner calls this when done)."""
+        self.cpu.close()
 
     # ------------------------------------------------------------------ cycle
 
@@ -235,7 +240,7 @@ class Pipeline:
         if fetched.outcome is FetchOutcome.OK and fetched.body is not None:
             parse_started = time.perf_counter()
             try:
-                feed_data = await asyncio.to_thread(
+                feed_data = await self.cpu.run(
                     parse_feed,
                     fetched.body,
                     fetched.final_url,
@@ -245,6 +250,8 @@ class Pipeline:
                 )
             except ParseError as exc:
                 parse_error = exc.message
+            except WorkerCrashedError as exc:
+                parse_error = str(exc)
             self.metrics.parse_seconds.observe(time.perf_counter() - parse_started)
 
         now = self.clock()
@@ -387,13 +394,14 @@ class Pipeline:
                 )
             else:
                 try:
-                    extracted = await asyncio.to_thread(
+                    extracted = await self.cpu.run(
                         extract,
                         page.body,
                         page.final_url,
                         charset=charset_from_content_type(page.content_type),
-                        # Shipped rules plus the curator's file (cached, re-read on change).
-                        rules=load_site_rules(self.settings.site_rules_file or None),
+                        # Shipped rules plus the curator's file (each process caches it
+                        # and re-reads it when it changes).
+                        rules_path=self.settings.site_rules_file or None,
                     )
                 except Exception as exc:
                     log.warning("extraction failed for %s: %s", entry.url, exc)

@@ -101,6 +101,9 @@ async def pipeline_env(tmp_path: Path, **overrides: Any) -> AsyncIterator[Pipeli
                 clock=clock,
                 worker_id="test-worker",
             )
-            yield PipelineEnv(settings=settings, db=db, pipeline=pipeline, clock=clock)
+            try:
+                yield PipelineEnv(settings=settings, db=db, pipeline=pipeline, clock=clock)
+            finally:
+                pipeline.close()
     finally:
         await db.close()

@@ -107,13 +107,17 @@ async def pipeline_for(
     from aggregator.tagger import Tagger
 
     async with Fetcher(FetcherConfig.from_settings(settings)) as fetcher:
-        yield Pipeline(
+        pipeline = Pipeline(
             settings=settings,
             db=db,
             fetcher=fetcher,
             tagger=Tagger(),
             metrics=metrics or Metrics(),
         )
+        try:
+            yield pipeline
+        finally:
+            pipeline.close()
 
 
 def install_signal_handlers(stop: asyncio.Event) -> None:

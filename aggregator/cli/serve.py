@@ -97,6 +97,7 @@ async def serve_forever(
                 await scheduler.shutdown()
             if runner is not None:
                 await runner.cleanup()
+            pipeline.close()
     finally:
         await db.close()
         if demo_site is not None:
