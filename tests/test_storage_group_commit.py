@@ -1,0 +1,47 @@
+"""SQLite group commit: concurrent writes share transactions, each in its own savepoint,
+so a failing write rolls back alone and every write reported done is durable."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from aggregator.storage import Database
+
+
+def insert(conn: Connection, key: str, fail: bool = False) -> str:
+    conn.execute(text("INSERT INTO kv (k) VALUES (:k)"), {"k": key})
+    if fail:
+        raise ValueError(f"write {key} fails after inserting")
+    return key
+
+
+async def test_concurrent_writes_commit_together_and_fail_alone(tmp_path: Path) -> None:
+    path = tmp_path / "g.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE kv (k TEXT PRIMARY KEY)")
+    db = await Database.open(f"sqlite+aiosqlite:///{path}")
+    try:
+        keys = [f"k{i}" for i in range(200)]
+        results = await asyncio.gather(
+            *(db.write(insert, key, fail=(i % 17 == 0)) for i, key in enumerate(keys)),
+            return_exceptions=True,
+        )
+        failed = {keys[i] for i, r in enumerate(results) if isinstance(r, ValueError)}
+        assert failed == {k for i, k in enumerate(keys) if i % 17 == 0}
+        assert [r for r in results if not isinstance(r, Exception)] == [
+            k for k in keys if k not in failed
+        ]
+        # A duplicate key fails that write only.
+        with pytest.raises(Exception, match="UNIQUE"):
+            await db.write(insert, "k1")
+    finally:
+        await db.close()
+    with sqlite3.connect(path) as conn:
+        stored = {row[0] for row in conn.execute("SELECT k FROM kv")}
+    assert stored == set(keys) - failed  # every write reported done is there; no failed one
