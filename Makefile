@@ -39,6 +39,7 @@ test: $(STAMP) browser
 
 lint: $(STAMP)
 	$(BIN)/ruff check aggregator web tests benchmarks
+	$(BIN)/ruff format --check aggregator web tests benchmarks
 	$(BIN)/mypy
 
 format: $(STAMP)

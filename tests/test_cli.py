@@ -39,7 +39,10 @@ def invoke(env: dict[str, str], *args: str, input: str | None = None) -> tuple[i
 
 async def run_cli(env: dict[str, str], *args: str) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "aggregator", *args,
+        sys.executable,
+        "-m",
+        "aggregator",
+        *args,
         env={**os.environ, **env},
         cwd=REPO,
         stdout=asyncio.subprocess.PIPE,
@@ -66,14 +69,23 @@ def test_fresh_database_without_migration_is_refused_with_the_command_to_run(
 
 def test_feeds_add_list_remove_and_duplicates(cli_env: dict[str, str]) -> None:
     code, out, err = invoke(
-        cli_env, "feeds", "add", "https://News.Example.org:443/feed.xml#top",
-        "--no-discover", "--category", "Wires", "--title", "Example wire",
+        cli_env,
+        "feeds",
+        "add",
+        "https://News.Example.org:443/feed.xml#top",
+        "--no-discover",
+        "--category",
+        "Wires",
+        "--title",
+        "Example wire",
     )
     assert code == 0, err
     assert "subscribed to https://news.example.org/feed.xml" in out
 
     # The same feed spelled differently is refused with a clear message.
-    code, _, err = invoke(cli_env, "feeds", "add", "HTTPS://news.example.org/feed.xml", "--no-discover")
+    code, _, err = invoke(
+        cli_env, "feeds", "add", "HTTPS://news.example.org/feed.xml", "--no-discover"
+    )
     assert code == 1
     assert "already" in err.lower() and err.count("\n") == 1
 
@@ -96,7 +108,9 @@ def test_feeds_add_list_remove_and_duplicates(cli_env: dict[str, str]) -> None:
     assert json.loads(out) == []
 
 
-def test_opml_import_export_round_trip_and_reimport(cli_env: dict[str, str], tmp_path: Path) -> None:
+def test_opml_import_export_round_trip_and_reimport(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
     code, out, err = invoke(cli_env, "opml", "import", str(REPO / "feeds.opml"))
     assert code == 0, err
     original = parse_opml((REPO / "feeds.opml").read_bytes())
@@ -165,17 +179,28 @@ async def test_fetch_once_polls_and_prints_a_summary(
     )
     fixture_site.add_status("/broken.xml", 500)
     for path in ("/feed.xml", "/broken.xml"):
-        code, _, err = await run_cli(cli_env, "feeds", "add", fixture_site.url(path), "--no-discover")
+        code, _, err = await run_cli(
+            cli_env, "feeds", "add", fixture_site.url(path), "--no-discover"
+        )
         assert code == 0, err
 
     code, out, err = await run_cli(cli_env, "fetch", "--once", "--skip-articles")
     assert code == 0, err
-    assert out.strip().splitlines()[-1].startswith(
-        "polled 2 feeds: 0 not modified, 3 new entries, 0 updated, 1 errors in "
+    assert (
+        out.strip()
+        .splitlines()[-1]
+        .startswith("polled 2 feeds: 0 not modified, 3 new entries, 0 updated, 1 errors in ")
     )
     assert "500" in err
-    code, out, _ = await run_cli(cli_env, "fetch", "--once", "--all", "--skip-articles",
-                                 "--feed", fixture_site.url("/feed.xml"))
+    code, out, _ = await run_cli(
+        cli_env,
+        "fetch",
+        "--once",
+        "--all",
+        "--skip-articles",
+        "--feed",
+        fixture_site.url("/feed.xml"),
+    )
     assert code == 0
     assert "polled 1 feeds: 1 not modified, 0 new entries" in out
     code, out, _ = await run_cli(cli_env, "status")
