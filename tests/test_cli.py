@@ -97,6 +97,11 @@ def test_feeds_add_list_remove_and_duplicates(cli_env: dict[str, str]) -> None:
     code, out, _ = invoke(cli_env, "feeds", "list")
     assert "Example wire" in out and "news.example.org/feed.xml" in out
 
+    code, out, _ = invoke(cli_env, "feeds", "mode", "https://news.example.org/feed.xml", "page")
+    assert code == 0 and "full text from page" in out
+    code, _, err = invoke(cli_env, "feeds", "mode", "https://news.example.org/feed.xml", "pdf")
+    assert code == 2 and "pdf" in err
+
     code, _, err = invoke(cli_env, "feeds", "add", "ftp://example.org/feed", "--no-discover")
     assert code == 1 and "http" in err
 
@@ -114,6 +119,8 @@ def test_opml_import_export_round_trip_and_reimport(
     code, out, err = invoke(cli_env, "opml", "import", str(REPO / "feeds.opml"))
     assert code == 0, err
     original = parse_opml((REPO / "feeds.opml").read_bytes())
+    n = len(original.feeds)
+    assert err.strip().endswith(f"importing: {n}/{n}")  # progress, as plain lines off a terminal
     assert f"imported {len(original.feeds)} feeds" in out
 
     exported = tmp_path / "export.opml"

@@ -67,7 +67,7 @@ def _print_text(article: ExtractedArticle) -> None:
 async def _refresh(settings: Settings, feed_url: str | None, limit: int) -> Counter[str]:
     """Re-extract (and re-tag) the newest stored entries, of one feed or all; count outcomes."""
     from aggregator import storage
-    from aggregator.cli.runtime import database, pipeline_for
+    from aggregator.cli.runtime import database, pipeline_for, progress
 
     async with database(settings) as db:
         feed = None
@@ -76,8 +76,13 @@ async def _refresh(settings: Settings, feed_url: str | None, limit: int) -> Coun
             if feed is None:
                 raise FeedNotFoundError(feed_url, "not subscribed (see `aggregator feeds list`)")
         entries = await storage.recent_entries(db, limit, feed_id=feed.id if feed else None)
+        ids = [entry.id for entry in entries]
         async with pipeline_for(settings, db) as pipeline:
-            await pipeline.process_entries([entry.id for entry in entries], feed=feed)
+            with progress(len(ids), "re-extracting") as advance:
+                for start in range(0, len(ids), 20):
+                    chunk = ids[start : start + 20]
+                    await pipeline.process_entries(chunk, feed=feed)
+                    advance(len(chunk))
         outcomes: Counter[str] = Counter()
         for entry in entries:
             article = await storage.get_article(db, entry.id)

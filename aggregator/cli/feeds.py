@@ -13,12 +13,12 @@ from typing import Any, TypeVar
 import click
 
 from aggregator import storage
-from aggregator.cli.runtime import database, pipeline_for, seed_database
+from aggregator.cli.runtime import database, pipeline_for, progress, seed_database
 from aggregator.config import Settings
 from aggregator.errors import AggregatorError, FeedNotFoundError
 from aggregator.opml import OpmlFeed, parse_opml, write_opml
 from aggregator.storage import Database
-from aggregator.types import Feed, NewFeed
+from aggregator.types import ContentMode, Feed, NewFeed
 from aggregator.urls import InvalidURL, normalize_url
 
 T = TypeVar("T")
@@ -202,6 +202,25 @@ feeds_group.add_command(_feed_toggle("disable", "Stop polling this feed.", disab
 feeds_group.add_command(_feed_toggle("enable", "Poll this feed again.", disabled=False))
 
 
+@feeds_group.command("mode")
+@click.argument("url")
+@click.argument("mode", type=click.Choice([m.value for m in ContentMode]))
+@click.pass_context
+def feeds_mode(ctx: click.Context, url: str, mode: str) -> None:
+    """Where a feed's full text comes from: auto (the feed's own content when it is the
+    whole article, else the page), feed (always the feed's content) or page (always fetch
+    and extract the article page)."""
+    settings = _settings(ctx)
+
+    async def main() -> None:
+        async with database(settings) as db:
+            feed = await _feed_by_url(db, url)
+            await storage.set_content_mode(db, feed.id, ContentMode(mode))
+        click.echo(f"{feed.url}: full text from {mode}")
+
+    run(main())
+
+
 # --------------------------------------------------------------------------- opml
 
 
@@ -224,13 +243,12 @@ def opml_import(ctx: click.Context, file: Path) -> None:
 
     async def main() -> None:
         async with database(settings) as db:
-            added, already = await storage.add_feeds(
-                db,
-                [
-                    NewFeed(url=f.url, title=f.title, site_url=f.site_url, category=f.category)
-                    for f in document.feeds
-                ],
-            )
+            # One transaction, so the bar moves once: the import is all or nothing.
+            with progress(len(document.feeds), "importing") as advance:
+                added, already = await storage.add_feeds(
+                    db, [feed.to_new_feed() for feed in document.feeds]
+                )
+                advance(len(document.feeds))
         click.echo(
             f"imported {len(added)} feeds from {file}; {len(already)} already subscribed; "
             f"{len(document.skipped)} outlines skipped"

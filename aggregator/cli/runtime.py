@@ -8,7 +8,7 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -129,3 +129,25 @@ def install_signal_handlers(stop: asyncio.Event) -> None:
 
 def echo_err(message: str) -> None:
     print(message, file=sys.stderr)
+
+
+@contextlib.contextmanager
+def progress(total: int, label: str) -> Iterator[Callable[[int], None]]:
+    """Yield ``advance(n)``: a progress bar on a terminal, plain lines on stderr otherwise."""
+    if sys.stderr.isatty():
+        from rich.progress import Progress
+
+        with Progress(transient=True) as bar:
+            task = bar.add_task(label, total=total)
+            yield lambda n: bar.advance(task, n)
+        return
+    done = 0
+    step = max(total // 10, 1)
+
+    def advance(n: int) -> None:
+        nonlocal done
+        before, done = done, done + n
+        if done // step != before // step or done >= total:
+            print(f"{label}: {done}/{total}", file=sys.stderr, flush=True)
+
+    yield advance

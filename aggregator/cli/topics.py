@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import click
 
 from aggregator import storage
-from aggregator.cli.runtime import database
+from aggregator.cli.runtime import database, progress
 from aggregator.config import Settings
 from aggregator.errors import AggregatorError
 from aggregator.retag import retag_all
@@ -120,17 +119,8 @@ def topics_retag(ctx: click.Context, slug: str | None) -> None:
             if slug is not None and await storage.get_topic(db, slug) is None:
                 raise AggregatorError(f"no topic {slug!r}; `aggregator topics list` shows them")
             total = (await storage.status_summary(db, datetime.now(UTC))).entries_total
-            if sys.stderr.isatty():
-                from rich.progress import Progress
-
-                with Progress(transient=True) as bar:
-                    task = bar.add_task("re-tagging", total=total)
-                    return await retag_all(db, Tagger(), on_progress=lambda n: bar.advance(task, n))
-            return await retag_all(
-                db,
-                Tagger(),
-                on_progress=lambda n: click.echo(json.dumps({"retagged": n}), err=True),
-            )
+            with progress(total, "re-tagging") as advance:
+                return await retag_all(db, Tagger(), on_progress=advance)
 
     count = asyncio.run(main())
     click.echo(f"re-tagged {count} articles")
