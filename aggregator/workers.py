@@ -46,10 +46,11 @@ class CpuPool:
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is None:
             # forkserver: forking a process that runs threads (database, event loop) is unsafe.
+            # The server imports the heavy modules once; workers forked from it share them.
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["aggregator.parse", "aggregator.extract"])
             self._executor = ProcessPoolExecutor(
-                self.workers,
-                mp_context=multiprocessing.get_context("forkserver"),
-                initializer=_ignore_interrupts,
+                self.workers, mp_context=context, initializer=_ignore_interrupts
             )
         return self._executor
 
