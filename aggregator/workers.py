@@ -12,6 +12,8 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -33,9 +35,23 @@ def auto_workers(requested: int) -> int:
     return requested if requested > 0 else min(os.cpu_count() or 1, MAX_AUTO_WORKERS)
 
 
-def _ignore_interrupts() -> None:
-    # Ctrl-C reaches the whole process group; the parent shuts the pool down itself.
+def _init_worker(owner_pid: int) -> None:
+    # Ctrl-C reaches the whole process group; the owner shuts the pool down itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A worker's own pipes keep it (and the forkserver) alive even when the owner is
+    # killed with SIGKILL: watch the owner and leave with it.
+    threading.Thread(target=_exit_with, args=(owner_pid,), daemon=True).start()
+
+
+def _exit_with(owner_pid: int, every_s: float = 1.0) -> None:
+    while True:
+        time.sleep(every_s)
+        try:
+            os.kill(owner_pid, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        except PermissionError:
+            pass  # the pid was reused by another user's process: still treat as alive
 
 
 class CpuPool:
@@ -50,7 +66,10 @@ class CpuPool:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["aggregator.parse", "aggregator.extract"])
             self._executor = ProcessPoolExecutor(
-                self.workers, mp_context=context, initializer=_ignore_interrupts
+                self.workers,
+                mp_context=context,
+                initializer=_init_worker,
+                initargs=(os.getpid(),),
             )
         return self._executor
 

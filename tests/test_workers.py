@@ -51,3 +51,42 @@ async def test_a_dead_worker_fails_one_call_and_the_pool_recovers() -> None:
         assert len(feed.entries) == 1
     finally:
         pool.close()
+
+
+OWNER = """
+import asyncio, sys
+from datetime import UTC, datetime
+from aggregator.parse import parse_feed
+from aggregator.workers import CpuPool
+
+async def main():
+    pool = CpuPool(2)
+    await asyncio.gather(*(pool.run(parse_feed, sys.argv[1].encode(), "https://x.example/f",
+                                    now=datetime.now(UTC)) for _ in range(4)))
+    print("ready", flush=True)
+    await asyncio.sleep(600)
+
+asyncio.run(main())
+"""
+
+
+def test_workers_leave_when_their_owner_is_killed() -> None:
+    import subprocess
+    import sys
+
+    import psutil
+
+    owner = subprocess.Popen(
+        [sys.executable, "-c", OWNER, RSS.decode()], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert owner.stdout is not None and owner.stdout.readline().strip() == "ready"
+        helpers = psutil.Process(owner.pid).children(recursive=True)
+        assert helpers  # the forkserver and the workers
+        owner.kill()  # SIGKILL: no chance to shut the pool down
+        owner.wait()
+        _, alive = psutil.wait_procs(helpers, timeout=15)
+        assert alive == [], [p.cmdline()[-1][:60] for p in alive]
+    finally:
+        if owner.poll() is None:
+            owner.kill()
