@@ -36,8 +36,10 @@ def auto_workers(requested: int) -> int:
 
 
 def _init_worker(owner_pid: int) -> None:
-    # Ctrl-C reaches the whole process group; the owner shuts the pool down itself.
+    # Ctrl-C (and systemd's SIGTERM) reach the whole process group; the owner finishes the
+    # documents in flight and shuts the pool down itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     # A worker's own pipes keep it (and the forkserver) alive even when the owner is
     # killed with SIGKILL: watch the owner and leave with it.
     threading.Thread(target=_exit_with, args=(owner_pid,), daemon=True).start()
