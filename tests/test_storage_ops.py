@@ -196,10 +196,11 @@ async def test_backup_is_a_consistent_openable_copy(sqlite_url: str, tmp_path: P
     assert not (tmp_path / "backups" / "copy.sqlite3.partial").exists()
 
 
-async def test_backup_refuses_postgresql(postgres_url: str) -> None:
+async def test_backup_refuses_postgresql(postgres_url: str, tmp_path: Path) -> None:
     db = await Database.open(postgres_url)
     try:
         with pytest.raises(AggregatorError, match="pg_dump"):
-            await storage.backup_sqlite(db, "/tmp/never-written.sqlite3")
+            await storage.backup_sqlite(db, tmp_path / "never-written.sqlite3")
+        assert not (tmp_path / "never-written.sqlite3").exists()
     finally:
         await db.close()
