@@ -37,6 +37,7 @@ from aggregator.types import (
     ContentMode,
     Entry,
     ErrorKind,
+    ExtractedArticle,
     Feed,
     FeedData,
     FetchLogRecord,
@@ -141,6 +142,11 @@ class Pipeline:
                     owner=self.worker_id,
                     lease_s=self.settings.lease_s,
                 )
+                # A feed polled earlier in this pass can be due again (a zero Retry-After):
+                # it waits for the next pass, and its new lease must not block it till then.
+                again = [f for f in feeds if f.id in seen]
+                for feed in again:
+                    await storage.release_lease(self.db, feed.id, self.worker_id)
                 feeds = [f for f in feeds if f.id not in seen]
             if not feeds:
                 break
@@ -366,58 +372,45 @@ class Pipeline:
         if not self.settings.fetch_articles:
             return None
         now = self.clock()
-        feed_html = entry.content_html or entry.summary_html
         mode = feed.content_mode
-        article: Article
         if mode is ContentMode.FEED or (
             mode is ContentMode.AUTO
             and entry.content_html
             and feed_content_is_full_article(entry.content_html, None)
         ):
-            extracted = extract_from_feed_content(feed_html or "", entry.url)
+            extracted = await self.cpu.run(
+                extract_from_feed_content, entry.content_html or entry.summary_html or "", entry.url
+            )
             article = _article_from(entry.id, extracted, now)
         elif not entry.url:
-            article = Article(
-                entry_id=entry.id,
-                status=ArticleStatus.SKIPPED,
-                error="the entry has no link",
-                extracted_at=now,
-            )
+            article = _failed(entry.id, ArticleStatus.SKIPPED, "the entry has no link", now)
         else:
-            page = await self.fetcher.fetch_page(entry.url)
-            if page.outcome is not FetchOutcome.OK or page.body is None:
-                article = Article(
-                    entry_id=entry.id,
-                    status=ArticleStatus.FAILED,
-                    error=page.error or f"article page answered {page.status}",
-                    extracted_at=now,
-                )
-            else:
-                try:
-                    extracted = await self.cpu.run(
-                        extract,
-                        page.body,
-                        page.final_url,
-                        charset=charset_from_content_type(page.content_type),
-                        # Shipped rules plus the curator's file (each process caches it
-                        # and re-reads it when it changes).
-                        rules_path=self.settings.site_rules_file or None,
-                    )
-                except Exception as exc:
-                    log.warning("extraction failed for %s: %s", entry.url, exc)
-                    extracted = None
-                if extracted is None or not extracted.text.strip():
-                    article = Article(
-                        entry_id=entry.id,
-                        status=ArticleStatus.FAILED,
-                        error="no article text found on the page",
-                        extracted_at=now,
-                    )
-                else:
-                    article = _article_from(entry.id, extracted, now)
+            article = await self._article_from_page(entry.id, entry.url, now)
         self.metrics.extractions.labels(article.status.value).inc()
         await storage.save_article(self.db, article)
         return article
+
+    async def _article_from_page(self, entry_id: int, url: str, now: datetime) -> Article:
+        page = await self.fetcher.fetch_page(url)
+        if page.outcome is not FetchOutcome.OK or page.body is None:
+            reason = page.error or f"article page answered {page.status}"
+            return _failed(entry_id, ArticleStatus.FAILED, reason, now)
+        try:
+            extracted = await self.cpu.run(
+                extract,
+                page.body,
+                page.final_url,
+                charset=charset_from_content_type(page.content_type),
+                # Shipped rules plus the curator's file (each process caches it and re-reads
+                # it when it changes).
+                rules_path=self.settings.site_rules_file or None,
+            )
+        except Exception as exc:
+            log.warning("extraction failed for %s: %s", url, exc)
+            return _failed(entry_id, ArticleStatus.FAILED, f"extraction failed: {exc}", now)
+        if not extracted.text.strip():
+            return _failed(entry_id, ArticleStatus.FAILED, "no article text found on the page", now)
+        return _article_from(entry_id, extracted, now)
 
     async def tag_entry(self, entry: Entry, article: Article | None) -> None:
         now = self.clock()
@@ -427,10 +420,11 @@ class Pipeline:
         await storage.replace_rule_matches(self.db, entry.id, matches, now=now)
 
 
-def _article_from(entry_id: int, extracted: object, now: datetime) -> Article:
-    from aggregator.types import ExtractedArticle
+def _failed(entry_id: int, status: ArticleStatus, reason: str, now: datetime) -> Article:
+    return Article(entry_id=entry_id, status=status, error=reason[:500], extracted_at=now)
 
-    assert isinstance(extracted, ExtractedArticle)
+
+def _article_from(entry_id: int, extracted: ExtractedArticle, now: datetime) -> Article:
     return Article(
         entry_id=entry_id,
         status=ArticleStatus.OK,

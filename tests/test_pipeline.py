@@ -5,6 +5,7 @@ other feeds of the cycle are polled normally."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -292,3 +293,35 @@ async def test_guids_that_change_on_every_request_do_not_create_duplicates(
     third = await env.pipeline.run_once(all_feeds=True, skip_articles=True)
     assert (first.new_entries, second.new_entries, third.new_entries) == (2, 0, 0)
     assert len(await entries_of(env, feed_id)) == 2
+
+
+async def test_a_feed_due_again_within_one_pass_keeps_no_lease(
+    tmp_path: Path, fixture_site: FixtureSite
+) -> None:
+    async for env in pipeline_env(tmp_path, lease_s=86400):
+        await _due_again_within_one_pass(env, fixture_site)
+
+
+async def _due_again_within_one_pass(env: PipelineEnv, fixture_site: FixtureSite) -> None:
+    fixture_site.add_feed("/feed.xml", rss_feed("F", [{"title": "A", "guid": "a"}]))
+    feed_id = await env.subscribe(fixture_site.url("/feed.xml"))
+
+    class RacingClock:
+        """A pass so slow that the feed is due again before the pass ends."""
+
+        def __init__(self, start: datetime) -> None:
+            self.now = start
+
+        def __call__(self) -> datetime:
+            self.now += timedelta(hours=6)  # longer than the poll interval, not the lease
+            return self.now
+
+    clock = RacingClock(env.clock())
+    env.pipeline.clock = clock
+    summary = await env.pipeline.run_once(skip_articles=True)
+    assert summary.feeds == 1  # polled once in this pass ...
+    # ... and not left leased to this worker: another worker can take it at once.
+    claimed = await storage.claim_due_feeds(
+        env.db, now=clock(), limit=10, owner="other-worker", lease_s=60
+    )
+    assert [f.id for f in claimed] == [feed_id]
