@@ -77,8 +77,7 @@ async def preview_change(
     the topic. Raises RuleError when the new definition is invalid."""
     new = compile_topic(slug, name, new_definition)
     old = compile_topic(slug, name, old_definition) if old_definition else None
-    entries = await storage.recent_entries(db, recent)
-    rows = [(entry, await storage.get_article(db, entry.id)) for entry in entries]
+    rows = await storage.entries_for_retag(db, 0, recent, newest_first=True)
     documents = [document_for(entry, article) for entry, article in rows]
     by_id = {entry.id: entry for entry, _ in rows}
     result = preview(old, new, documents)

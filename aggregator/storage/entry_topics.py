@@ -375,14 +375,15 @@ async def decisions_for_quality(db: Database, slug: str) -> list[QualityDecision
 
 
 async def entries_for_retag(
-    db: Database, after_entry_id: int, limit: int
+    db: Database, after_entry_id: int, limit: int, *, newest_first: bool = False
 ) -> list[tuple[Entry, Article | None]]:
-    """Entries with id > ``after_entry_id`` (ascending) with their articles, for re-tagging."""
+    """Entries with id > ``after_entry_id`` (ascending) with their articles, for re-tagging;
+    with ``newest_first``, the ``limit`` newest entries (for previews of a rule change)."""
     query = (
         select_entries(*ARTICLE_COLUMNS)
         .outerjoin(articles_table, articles_table.c.entry_id == entries_table.c.id)
         .where(entries_table.c.id > after_entry_id)
-        .order_by(entries_table.c.id)
+        .order_by(entries_table.c.id.desc() if newest_first else entries_table.c.id)
         .limit(limit)
     )
     async with db.read() as conn:
