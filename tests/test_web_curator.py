@@ -359,3 +359,17 @@ async def test_decision_time_is_recorded(
     match = {m.topic_slug: m for m in await storage.entry_matches(db, data.entry_ids[0])}["us-iran"]
     assert match.decided_by == "alice" and match.decided_at is not None
     assert abs(match.decided_at - NOW) < timedelta(seconds=1)
+
+
+async def test_review_page_lists_hidden_entries_so_they_can_be_unhidden(
+    client: TestClient, token: str, seeded: tuple[Database, Seeded]
+) -> None:
+    _, data = seeded
+    target = data.entry_ids[0]
+    await client.post(
+        f"/curate/articles/{target}/decide",
+        data={"csrf_token": token, "topic": "us-iran", "state": "hidden"},
+    )
+    page = await (await client.get("/curate/topics/us-iran/entries")).text()
+    assert f'href="/articles/{target}"' in page
+    assert "hidden-entry" in page

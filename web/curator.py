@@ -431,11 +431,8 @@ async def topic_save(request: web.Request) -> web.StreamResponse:
 
 
 async def topic_entries_page(request: web.Request) -> web.Response:
-    """A topic's entries with why each is there and the decision buttons.
-
-    Hidden entries are not listed (storage's ``topic_entries`` has no option for them yet);
-    they stay reachable, with their buttons, from their article pages.
-    """
+    """A topic's entries, hidden ones included (so they can be un-hidden), with why each
+    is there and the decision buttons."""
     context = app_context(request)
     slug = request.match_info["slug"]
     topic = await context.store.get_topic(slug)

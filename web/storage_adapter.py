@@ -48,8 +48,6 @@ class StorageWebStore:
         filters: EntryFilter | None = None,
         include_hidden: bool = False,
     ) -> TopicEntryPage:
-        # include_hidden: storage.topic_entries has no such option yet, so the review page
-        # lists visible entries; hidden ones stay reachable from their article pages.
         filters = filters or EntryFilter()
         try:
             return await storage.topic_entries(
@@ -60,6 +58,7 @@ class StorageWebStore:
                 feed_id=filters.feed_id,
                 since=filters.since,
                 until=filters.until,
+                include_hidden=include_hidden,
             )
         except storage.TopicNotFoundError:
             return TopicEntryPage(items=())
