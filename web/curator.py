@@ -7,6 +7,7 @@ session's CSRF token (``session_middleware``).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections import Counter
@@ -99,7 +100,13 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         )
         page.headers["Retry-After"] = str(int(wait) + 1)
         return page
-    if user is None or not verify_password(user.password_hash if user else None, password):
+    # Always one Argon2 verification (an unknown name costs as long as a wrong password, so
+    # timing does not tell which names exist), off the event loop so sign-ins do not stall
+    # every other request.
+    verified = await asyncio.to_thread(
+        verify_password, user.password_hash if user else None, password
+    )
+    if user is None or not verified:
         context.throttle.failure(*keys)
         if user is not None:
             await context.store.record_login(user.name, False, now)
