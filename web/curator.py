@@ -184,10 +184,18 @@ async def feeds_discover(request: web.Request) -> web.Response:
             candidates = list(await services.discover_feeds(url))
         except AggregatorError as exc:
             candidates, error = [], str(exc)
-    previews = []
-    for candidate in candidates[:MAX_CANDIDATES]:
-        preview = await services.preview_feed(candidate.url) if services.preview_feed else None
-        previews.append({"candidate": candidate, "preview": preview})
+    shown = candidates[:MAX_CANDIDATES]
+    preview_feed = services.preview_feed
+    # Fetched side by side: a curator waits for the slowest feed, not for all in turn.
+    found = (
+        await asyncio.gather(*(preview_feed(c.url) for c in shown))
+        if preview_feed is not None
+        else [None] * len(shown)
+    )
+    previews = [
+        {"candidate": candidate, "preview": preview}
+        for candidate, preview in zip(shown, found, strict=True)
+    ]
     return render(
         request,
         "curate_discover.html",
