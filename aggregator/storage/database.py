@@ -18,8 +18,6 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
     create_async_engine,
 )
 
@@ -154,7 +152,6 @@ class Database:
         self.engine = engine
         self.url = url
         self.dialect: str = engine.dialect.name
-        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         # SQLite hot-path writes run as plain synchronous transactions on one writer
         # thread: aiosqlite hops threads for every statement, cursor and fetch (about 30
         # hops for one poll write), while SQLite allows one writer at a time anyway.
@@ -259,12 +256,6 @@ class Database:
         """A read-only transaction (a consistent snapshot on both dialects)."""
         async with self.engine.connect() as conn, conn.begin():
             yield conn
-
-    @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        """An ORM session inside one transaction, for code that prefers the ORM."""
-        async with self._sessions() as session, session.begin():
-            yield session
 
 
 def is_unavailable(exc: BaseException) -> bool:
