@@ -309,9 +309,7 @@ def parse_opml(data: bytes) -> OpmlDocument:
             return
         url = raw_url.strip()
         # The same normalisation storage uses, so "duplicate" means the same thing there.
-        key, problem = _url_key(url)
-        if key is not None and len(key) > MAX_URL_CHARS:
-            key, problem = None, f"longer than {MAX_URL_CHARS} characters"
+        key, problem = _url_key(url)  # refuses URLs longer than storage keeps
         if key is None:
             skipped.append(f"line {outline.line}: invalid feed URL {url!r} ({problem}); skipped")
         else:

@@ -25,12 +25,13 @@ from feedparser.datetimes import _parse_date as _feedparser_parse_date
 from aggregator.errors import ParseError
 from aggregator.sanitize import sanitize_html
 from aggregator.types import EntryData, FeedData
+from aggregator.urls import MAX_URL_CHARS
 
 DEFAULT_MAX_ENTRIES = 5000
 TITLE_MAX_CHARS = 1000
 AUTHOR_MAX_CHARS = 500
 DESCRIPTION_MAX_CHARS = 5000
-URL_MAX_CHARS = 4096
+URL_MAX_CHARS = MAX_URL_CHARS  # what storage keeps: a longer link would be stored empty
 GUID_MAX_CHARS = 1024
 CATEGORY_MAX_CHARS = 200
 MAX_CATEGORIES = 50

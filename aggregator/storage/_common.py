@@ -10,6 +10,7 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 from aggregator.storage.database import Database
+from aggregator.urls import MAX_URL_CHARS
 
 T = TypeVar("T")
 
@@ -37,7 +38,6 @@ def dialect_insert(db: Database | str, table: Table) -> postgresql.Insert | sqli
     return sqlite.insert(table)
 
 
-MAX_URL_CHARS = 2048  # the width of every URL column
 # Long identities are shortened to stay far below PostgreSQL's b-tree entry limit (~2.7 kB),
 # keeping a hash of the whole value so distinct identities stay distinct.
 _MAX_IDENTITY_BYTES = 1000
