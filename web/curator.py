@@ -18,6 +18,7 @@ from aiohttp import web
 
 from aggregator.errors import AggregatorError, DuplicateFeedError, RuleError
 from aggregator.opml import OpmlFeed, parse_opml, write_opml
+from aggregator.tagging.quality import rule_part_quality
 from aggregator.types import MatchState, NewFeed
 from web.context import app_context, render, replace_session, session_of
 from web.params import cursor_param
@@ -345,16 +346,11 @@ async def _quality(request: web.Request, slug: str) -> dict[str, Any]:
     states = Counter(str(d.state) for d in decisions)
     kept = states["approved"] + states["pinned"]
     reviewed = kept + states["hidden"]
-    hidden_parts: Counter[str] = Counter()
-    all_parts: Counter[str] = Counter()
-    for decision in decisions:
-        for part in decision.fired_parts:
-            all_parts[part] += 1
-            if decision.state == MatchState.HIDDEN:
-                hidden_parts[part] += 1
+    per_part = rule_part_quality(decisions).values()
+    misfiring = sorted((q for q in per_part if q.hidden), key=lambda q: -q.hidden)[:5]
     noisy = [
-        {"part": part, "hidden": hidden, "fired": all_parts[part]}
-        for part, hidden in hidden_parts.most_common(5)
+        {"part": q.rule_part, "hidden": q.hidden, "fired": q.decided + q.undecided}
+        for q in misfiring
     ]
     return {
         "auto": states["auto"],
