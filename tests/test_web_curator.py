@@ -373,3 +373,15 @@ async def test_review_page_lists_hidden_entries_so_they_can_be_unhidden(
     page = await (await client.get("/curate/topics/us-iran/entries")).text()
     assert f'href="/articles/{target}"' in page
     assert "hidden-entry" in page
+
+
+async def test_topics_page_names_the_rule_part_curators_hide(
+    client: TestClient, token: str, seeded: tuple[Database, Seeded]
+) -> None:
+    _, data = seeded
+    await client.post(
+        f"/curate/articles/{data.entry_ids[0]}/decide",
+        data={"csrf_token": token, "topic": "us-iran", "state": "hidden"},
+    )
+    page = await (await client.get("/curate/topics")).text()
+    assert "<code>title:iran</code>: 1 hidden of" in page
