@@ -58,48 +58,29 @@ def _entry_states(
 ) -> dict[str, EntryState]:
     asked = {fit_identity(identity): identity for identity in identities}
     states: dict[str, EntryState] = {}
-    columns = (
-        entries_table.c.id,
-        entries_table.c.identity,
-        entries_table.c.content_hash,
-        entries_table.c.update_count,
-        entries_table.c.url,
-    )
-    wanted_urls = [u for u in {fit_url(u) for u in urls} if u]
-    for part in chunks(wanted_urls, _LOOKUP_CHUNK):
-        rows = conn.execute(
-            select(*columns).where(
-                entries_table.c.feed_id == feed_id, entries_table.c.url.in_(part)
+    by_url = (entries_table.c.url, [u for u in {fit_url(u) for u in urls} if u])
+    by_identity = (entries_table.c.identity, list(asked))
+    # By URL first, so an identity match (the stronger one) wins when both find an entry.
+    for column, keys in (by_url, by_identity):
+        for part in chunks(keys, _LOOKUP_CHUNK):
+            rows = conn.execute(
+                select(
+                    entries_table.c.id,
+                    entries_table.c.identity,
+                    entries_table.c.content_hash,
+                    entries_table.c.update_count,
+                    entries_table.c.url,
+                ).where(entries_table.c.feed_id == feed_id, column.in_(part))
             )
-        )
-        for row in rows:
-            identity = asked.get(row.identity, row.identity)
-            states[identity] = EntryState(
-                entry_id=row.id,
-                identity=identity,
-                content_hash=row.content_hash,
-                update_count=row.update_count,
-                url=row.url,
-            )
-    for part in chunks(list(asked), _LOOKUP_CHUNK):
-        rows = conn.execute(
-            select(
-                entries_table.c.id,
-                entries_table.c.identity,
-                entries_table.c.content_hash,
-                entries_table.c.update_count,
-                entries_table.c.url,
-            ).where(entries_table.c.feed_id == feed_id, entries_table.c.identity.in_(part))
-        )
-        for row in rows:
-            identity = asked[row.identity]
-            states[identity] = EntryState(
-                entry_id=row.id,
-                identity=identity,
-                content_hash=row.content_hash,
-                update_count=row.update_count,
-                url=row.url,
-            )
+            for row in rows:
+                identity = asked.get(row.identity, row.identity)
+                states[identity] = EntryState(
+                    entry_id=row.id,
+                    identity=identity,
+                    content_hash=row.content_hash,
+                    update_count=row.update_count,
+                    url=row.url,
+                )
     return states
 
 
