@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from lxml import etree
 from lxml.html import HtmlElement
 
+from aggregator.extract.text import xml_safe
+
 _KEY_RE = re.compile(r"\W+")
 _TEXT_BLOCKS = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "dd", "figcaption")
 _INDEXED = (*_TEXT_BLOCKS, "img")
@@ -107,9 +109,6 @@ def index_source(tree: HtmlElement) -> SourceIndex:
     return index
 
 
-_XML_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
 def _wrap_anchors(
     text: str, anchors: list[tuple[str, str]], start: int
 ) -> tuple[str, list[tuple[etree._Element, str]], int]:
@@ -127,7 +126,7 @@ def _wrap_anchors(
         if found < 0:
             break
         # lxml refuses control characters in attributes; browsers drop them from URLs too.
-        link = etree.Element("a", href=_XML_UNSAFE.sub("", href))
+        link = etree.Element("a", href=xml_safe(href))
         link.text = anchor_text
         if links:
             previous, _ = links[-1]
