@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import case, select, update
+from sqlalchemy import Column, bindparam, case, func, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql import Select, Update
+from sqlalchemy.sql.dml import Insert
 
 from aggregator.storage._common import (
     chunks,
@@ -53,25 +56,35 @@ async def entry_states(
     return await db.read_with(_entry_states, feed_id, identities, urls)
 
 
+@cache
+def _states_statement(column_name: str) -> Select[Any]:
+    # Built once: a poll runs this for every changed feed, and constructing a statement
+    # costs more than SQLite takes to run it. ``keys`` expands to the IN list.
+    column: Column[Any] = entries_table.c[column_name]
+    return select(
+        entries_table.c.id,
+        entries_table.c.identity,
+        entries_table.c.content_hash,
+        entries_table.c.update_count,
+        entries_table.c.url,
+    ).where(
+        entries_table.c.feed_id == bindparam("feed_id"),
+        column.in_(bindparam("keys", expanding=True)),
+    )
+
+
 def _entry_states(
     conn: Connection, feed_id: int, identities: Sequence[str], urls: Sequence[str] = ()
 ) -> dict[str, EntryState]:
     asked = {fit_identity(identity): identity for identity in identities}
     states: dict[str, EntryState] = {}
-    by_url = (entries_table.c.url, [u for u in {fit_url(u) for u in urls} if u])
-    by_identity = (entries_table.c.identity, list(asked))
+    by_url = ("url", [u for u in {fit_url(u) for u in urls} if u])
+    by_identity = ("identity", list(asked))
     # By URL first, so an identity match (the stronger one) wins when both find an entry.
-    for column, keys in (by_url, by_identity):
+    for column_name, keys in (by_url, by_identity):
+        statement = _states_statement(column_name)
         for part in chunks(keys, _LOOKUP_CHUNK):
-            rows = conn.execute(
-                select(
-                    entries_table.c.id,
-                    entries_table.c.identity,
-                    entries_table.c.content_hash,
-                    entries_table.c.update_count,
-                    entries_table.c.url,
-                ).where(entries_table.c.feed_id == feed_id, column.in_(part))
-            )
+            rows = conn.execute(statement, {"feed_id": feed_id, "keys": list(part)})
             for row in rows:
                 identity = asked.get(row.identity, row.identity)
                 states[identity] = EntryState(
@@ -115,21 +128,23 @@ def _insert_new(
         }
         for identity, data in unique
     ]
+    statement = _insert_entries_statement(conn.dialect.name)
+    ids: list[int] = []
+    for part in chunks(rows):
+        ids.extend(conn.execute(statement, list(part)).scalars())
+    return sorted(ids)
+
+
+@cache
+def _insert_entries_statement(dialect: str) -> Insert:
     # ON CONFLICT DO NOTHING: a concurrent writer (or a lease taken over after expiry)
     # that stored the same entry first wins; we never create a second row. Executed as
     # "executemany", SQLAlchemy batches the rows into cached multi-row INSERTs.
-    statement = (
-        dialect_insert(conn.dialect.name, entries_table)
+    return (
+        dialect_insert(dialect, entries_table)
         .on_conflict_do_nothing(index_elements=["feed_id", "identity"])
         .returning(entries_table.c.id)
     )
-    ids: list[int] = []
-    for part in chunks(rows):
-        if len(part) == 1:  # a single row is not an executemany; keep one code path
-            ids.extend(conn.execute(statement.values(part[0])).scalars())
-        else:
-            ids.extend(conn.execute(statement, list(part)).scalars())
-    return sorted(ids)
 
 
 def _update_changed(conn: Connection, feed_id: int, updated: Sequence[EntryData]) -> list[int]:
@@ -178,6 +193,47 @@ def _move_feed(conn: Connection, feed_id: int, new_url: str) -> str | None:
     return target
 
 
+# The feed columns every poll writes; the statement below binds each as ``b_<name>``.
+_FEED_STATE_COLUMNS = (
+    "last_fetched_at",
+    "status",
+    "next_poll_at",
+    "poll_interval_s",
+    "error_count",
+    "last_error",
+    "last_error_at",
+    "first_error_at",
+    "last_success_at",
+    "etag",
+    "last_modified",
+    "body_hash",
+    "redirect_url",
+)
+
+
+@cache
+def _feed_state_statement() -> Update:
+    """The feed row's update after a poll, built once (it runs for every feed polled).
+
+    Optional values (title, site, disabled, a new URL) keep the stored value when the
+    poll has none. The lease is released in the same statement, only if this worker
+    still holds it.
+    """
+    c = feeds_table.c
+    values: dict[str, Any] = {
+        name: bindparam(f"b_{name}", type_=c[name].type) for name in _FEED_STATE_COLUMNS
+    }
+    for name in ("title", "site_url", "disabled", "url"):
+        values[name] = func.coalesce(bindparam(f"b_{name}", type_=c[name].type), c[name])
+    still_ours = c.lease_owner == bindparam("b_owner")
+    values["lease_owner"] = case((still_ours, None), else_=c.lease_owner)
+    values["lease_expires_at"] = case((still_ours, None), else_=c.lease_expires_at)
+    return feeds_table.update().where(c.id == bindparam("b_feed_id")).values(values).returning(c.id)
+
+
+_INSERT_FETCH_LOG = fetch_log_table.insert()
+
+
 def _apply_poll(
     conn: Connection,
     feed_id: int,
@@ -187,62 +243,54 @@ def _apply_poll(
     log: FetchLogRecord,
     now: datetime,
 ) -> PollWriteResult:
-    values: dict[str, Any] = {
-        "last_fetched_at": to_utc(feed_update.fetched_at),
-        "status": feed_update.status.value,
-        "next_poll_at": to_utc(feed_update.next_poll_at),
-        "poll_interval_s": feed_update.poll_interval_s,
-        "error_count": feed_update.error_count,
-        "last_error": clean_text(feed_update.last_error),
-        "last_error_at": opt_utc(feed_update.last_error_at),
-        "first_error_at": opt_utc(feed_update.first_error_at),
-        "last_success_at": opt_utc(feed_update.last_success_at),
-        "etag": clean_text(feed_update.etag),
-        "last_modified": clean_text(feed_update.last_modified),
-        "body_hash": fit_hash(feed_update.body_hash) if feed_update.body_hash else None,
-        "redirect_url": fit_url(feed_update.redirect_url),
+    params: dict[str, Any] = {
+        "b_feed_id": feed_id,
+        "b_owner": owner,
+        "b_last_fetched_at": to_utc(feed_update.fetched_at),
+        "b_status": feed_update.status.value,
+        "b_next_poll_at": to_utc(feed_update.next_poll_at),
+        "b_poll_interval_s": feed_update.poll_interval_s,
+        "b_error_count": feed_update.error_count,
+        "b_last_error": clean_text(feed_update.last_error),
+        "b_last_error_at": opt_utc(feed_update.last_error_at),
+        "b_first_error_at": opt_utc(feed_update.first_error_at),
+        "b_last_success_at": opt_utc(feed_update.last_success_at),
+        "b_etag": clean_text(feed_update.etag),
+        "b_last_modified": clean_text(feed_update.last_modified),
+        "b_body_hash": fit_hash(feed_update.body_hash) if feed_update.body_hash else None,
+        "b_redirect_url": fit_url(feed_update.redirect_url),
+        "b_title": clean_text(feed_update.title),
+        "b_site_url": fit_url(feed_update.site_url),
+        "b_disabled": feed_update.disabled,
+        "b_url": None,
     }
-    if feed_update.title is not None:
-        values["title"] = clean_text(feed_update.title)
-    if feed_update.site_url is not None:
-        values["site_url"] = fit_url(feed_update.site_url)
-    if feed_update.disabled is not None:
-        values["disabled"] = feed_update.disabled
     moved_to: str | None = None
     if feed_update.new_url:
         moved_to = _move_feed(conn, feed_id, feed_update.new_url)
         if moved_to is not None:
-            values["url"] = moved_to
-            values["redirect_url"] = None
-    # Release the lease in the same statement, only if this worker still holds it.
-    still_ours = feeds_table.c.lease_owner == owner
-    values["lease_owner"] = case((still_ours, None), else_=feeds_table.c.lease_owner)
-    values["lease_expires_at"] = case((still_ours, None), else_=feeds_table.c.lease_expires_at)
+            params["b_url"] = moved_to
+            params["b_redirect_url"] = None
     # The feed row first: it is locked for the rest of the transaction, and a feed that
     # was unsubscribed while being polled shows up here (nothing to keep, then).
-    found = conn.execute(
-        feeds_table.update()
-        .where(feeds_table.c.id == feed_id)
-        .values(**values)
-        .returning(feeds_table.c.id)
-    ).first()
+    found = conn.execute(_feed_state_statement(), params).first()
     if found is None:
         return PollWriteResult()
     new_ids = _insert_new(conn, feed_id, plan.new, now) if plan.new else []
     updated_ids = _update_changed(conn, feed_id, plan.updated) if plan.updated else []
     conn.execute(
-        fetch_log_table.insert().values(
-            feed_id=feed_id,
-            started_at=to_utc(log.started_at),
-            outcome=log.outcome.value,
-            http_status=log.status,
-            duration_s=log.duration_s,
-            bytes_read=log.bytes_read,
-            new_entries=len(new_ids),
-            updated_entries=len(updated_ids),
-            error=clean_text(log.error),
-            error_kind=log.error_kind.value if log.error_kind else None,
-        )
+        _INSERT_FETCH_LOG,
+        {
+            "feed_id": feed_id,
+            "started_at": to_utc(log.started_at),
+            "outcome": log.outcome.value,
+            "http_status": log.status,
+            "duration_s": log.duration_s,
+            "bytes_read": log.bytes_read,
+            "new_entries": len(new_ids),
+            "updated_entries": len(updated_ids),
+            "error": clean_text(log.error),
+            "error_kind": log.error_kind.value if log.error_kind else None,
+        },
     )
     return PollWriteResult(
         new_entry_ids=tuple(new_ids), updated_entry_ids=tuple(updated_ids), moved_to=moved_to
