@@ -15,12 +15,12 @@ from aggregator.errors import ParseError
 from aggregator.parse import (
     AUTHOR_MAX_CHARS,
     DESCRIPTION_MAX_CHARS,
-    GUID_MAX_CHARS,
     TITLE_MAX_CHARS,
     EntryDraft,
     absolute_url,
     categories_of,
     clamp_date,
+    clean_guid,
     clean_html,
     clean_text,
     finish_entries,
@@ -102,7 +102,7 @@ def _identifier(value: Any) -> str | None:
         return None
     if isinstance(value, int | float):
         return str(value)
-    return clean_text(_string(value), GUID_MAX_CHARS)
+    return clean_guid(_string(value))
 
 
 def _date(value: Any, now: datetime) -> datetime | None:

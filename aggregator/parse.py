@@ -115,6 +115,22 @@ def clean_text(value: str | None, max_chars: int) -> str | None:
     return value[:max_chars] or None
 
 
+def clean_guid(value: str | None) -> str | None:
+    """An entry's guid as plain text; one too long to keep becomes a hash of all of it.
+
+    Cutting instead would give two guids that differ only past the cut the same value,
+    and both entries would then fall back to a weaker identity.
+    """
+    if value is None:
+        return None
+    if len(value) <= GUID_MAX_CHARS:
+        return clean_text(value, GUID_MAX_CHARS)
+    whole = clean_text(value, len(value))
+    if whole is None or len(whole) <= GUID_MAX_CHARS:
+        return whole
+    return "sha256:" + hashlib.sha256(whole.encode("utf-8", "replace")).hexdigest()
+
+
 def html_fragment_to_text(value: str | None, max_chars: int) -> str | None:
     """A title that may hold markup or entities, as plain text."""
     if value is None:
@@ -661,7 +677,7 @@ def _date_field(entry: Mapping[str, Any], key: str) -> datetime | None:
 def _draft_from_feedparser(
     entry: Mapping[str, Any], feed_url: str, now: datetime
 ) -> EntryDraft | None:
-    guid = clean_text(entry.get("id") if isinstance(entry.get("id"), str) else None, GUID_MAX_CHARS)
+    guid = clean_guid(entry.get("id") if isinstance(entry.get("id"), str) else None)
     url = absolute_url(entry.get("link"), feed_url)
     if url is None and guid and entry.get("guidislink"):
         url = absolute_url(guid, feed_url)

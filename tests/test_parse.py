@@ -509,3 +509,32 @@ def test_simple_internal_entities_still_work(separator: str) -> None:
     )
     feed = parse(rss(item(guid="g", title="&copy2; 2024 &org;"), prolog=prolog))
     assert feed.entries[0].title == "© 2024 Example Org"
+
+
+def test_guids_differing_only_past_the_length_cap_stay_distinct_and_stable() -> None:
+    # Two entries whose guids share their first 2,000 characters: each keeps an identity
+    # of its own, derived from the whole guid, so editing a title makes no duplicate.
+    prefix = "urn:x:" + "a" * 2000
+    first = parse(rss(item(guid=prefix + "1", title="one") + item(guid=prefix + "2", title="two")))
+    edited = parse(rss(item(guid=prefix + "1", title="one, edited") + item(guid=prefix + "2")))
+    identities = [e.identity for e in first.entries]
+    assert len(set(identities)) == 2
+    assert not any(i.startswith("hash:") for i in identities)  # not the title fallback
+    assert [e.identity for e in edited.entries] == identities
+
+
+def test_json_feed_long_ids_keep_their_whole_value() -> None:
+    prefix = "a" * 3000
+    doc = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "J",
+        "items": [
+            {"id": prefix + "1", "content_text": "one"},
+            {"id": prefix + "2", "content_text": "two"},
+        ],
+    }
+    identities = [
+        e.identity for e in parse(json.dumps(doc), content_type="application/feed+json").entries
+    ]
+    assert len(set(identities)) == 2
+    assert not any(i.startswith("hash:") for i in identities)
