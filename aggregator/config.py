@@ -9,6 +9,7 @@ is allowed. ``docs/configuration.md`` is generated from this registry (``render_
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -22,6 +23,7 @@ from aggregator.errors import ConfigError
 ENV_PREFIX = "AGGREGATOR_"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///db/aggregator.sqlite3"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,33 @@ def _networks(value: str) -> bool:
 
     try:
         parse_allowed_networks(value)
+    except ConfigError:
+        return False
+    return True
+
+
+def parse_trusted_proxies(text: str) -> tuple[IPNetwork, ...]:
+    """Parse ``AGGREGATOR_TRUSTED_PROXIES`` (``"127.0.0.1/32, 10.0.0.0/8, ::1"``) into
+    networks; empty text: none. A bare address means just that address. Raises
+    ``ConfigError`` naming the setting and the bad block."""
+    networks: list[IPNetwork] = []
+    for raw in text.split(","):
+        block = raw.strip()
+        if not block:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(block, strict=False))
+        except ValueError as exc:
+            raise ConfigError(
+                f"{env_name('trusted_proxies')}: {block!r} is not a CIDR block "
+                f"(expected e.g. 127.0.0.1/32 or 10.0.0.0/8): {exc}"
+            ) from None
+    return tuple(networks)
+
+
+def _proxies(value: str) -> bool:
+    try:
+        parse_trusted_proxies(value)
     except ConfigError:
         return False
     return True
@@ -89,6 +118,14 @@ class Settings:
         secret=True,
     )
     secure_cookies: bool = setting(False, "Mark session cookies Secure (set behind HTTPS).")
+    trusted_proxies: str = setting(
+        "",
+        "Comma-separated CIDR blocks of the reverse proxies in front of the web view (for "
+        "example `127.0.0.1/32`). A request from one of them is taken to come from the "
+        "right-most address in `X-Forwarded-For` that is not itself a trusted proxy (sign-in "
+        "throttling and logs use it). Empty: `X-Forwarded-For` is ignored.",
+        Check("comma-separated CIDR blocks such as 127.0.0.1/32,10.0.0.0/8", _proxies),
+    )
     feed_page_size: int = setting(50, "Entries per topic feed page.", _between(1, 1000))
     feed_page_max: int = setting(200, "Largest `?limit=` a topic feed accepts.", _between(1, 5000))
     web_cache_s: float = setting(

@@ -19,6 +19,7 @@ from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from aggregator.config import parse_trusted_proxies
 from aggregator.publish import http_url, plain_text, sanitized_html
 from aggregator.storage.database import is_unavailable
 from web.cache import DEFAULT_TTL_S, RenderCache
@@ -33,6 +34,7 @@ from web.context import (
 from web.security import (
     SECURITY_HEADERS,
     SESSION_COOKIE,
+    TRUSTED_PROXIES,
     LoginThrottle,
     Session,
     SessionSigner,
@@ -234,6 +236,8 @@ def create_app(
     """Build the web view. ``db`` is an open ``aggregator.storage.Database``.
 
     ``store`` replaces the storage adapter (tests, other backends); ``clock`` the wall clock.
+    ``settings.trusted_proxies`` (optional: ``aggregator.config.Settings`` has it) lists the
+    reverse proxies whose X-Forwarded-For is believed; a bad block raises ``ConfigError``.
     ``cache_ttl_s``: how long another process's writes (new entries from the worker) may take
     to show in cached feeds and anonymous pages (0: no caching); see ``web.cache``.
     """
@@ -259,6 +263,7 @@ def create_app(
         client_max_size=max_request_bytes,
     )
     app[APP_CONTEXT] = context
+    app[TRUSTED_PROXIES] = parse_trusted_proxies(getattr(settings, "trusted_proxies", "") or "")
     reader.add_routes(app)
     feeds_view.add_routes(app)
     curator.add_routes(app)

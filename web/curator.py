@@ -24,7 +24,13 @@ from web.context import app_context, render, replace_session, session_of
 from web.params import cursor_param
 from web.passwords import verify_password
 from web.reader import explanation_lines
-from web.security import new_session, safe_next
+from web.security import (
+    address_throttle_key,
+    client_address,
+    new_session,
+    safe_next,
+    user_throttle_key,
+)
 from web.services import DiscoveredFeed
 
 log = logging.getLogger(__name__)
@@ -64,8 +70,23 @@ def _curator(request: web.Request) -> str:
     return user
 
 
-def _client_key(request: web.Request) -> str:
-    return f"ip:{request.remote or 'unknown'}"
+def _log_lockouts(locked: dict[str, float], address: str) -> None:
+    """One warning per lock, naming the client (for operators' tools such as fail2ban)."""
+    for key, seconds in locked.items():
+        kind, _, value = key.partition(":")
+        if kind == "user":
+            # %r: the name is whatever the client typed; it cannot start a new log line.
+            log.warning(
+                "sign-in locked for %d s for user name %r after repeated failures "
+                "(the last from client %s)",
+                seconds,
+                value,
+                address,
+            )
+        else:
+            log.warning(
+                "sign-in locked for %d s for client %s after repeated failures", seconds, value
+            )
 
 
 # ---------------------------------------------------------------------------
@@ -84,7 +105,10 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     password = form.get("password", "")
     password = password if isinstance(password, str) else ""
     target = safe_next(_field(form, "next", 2000))
-    keys = (_client_key(request), f"user:{name.lower()}")
+    # Both the client (behind trusted proxies: the forwarded client) and the account: many
+    # addresses guessing one account slow down as one address does.
+    address = client_address(request)
+    keys = (address_throttle_key(address), user_throttle_key(name))
     wait = context.throttle.retry_after(*keys)
     now = context.clock()
     user = await context.store.get_user(name) if name else None
@@ -108,7 +132,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         verify_password, user.password_hash if user else None, password
     )
     if user is None or not verified:
-        context.throttle.failure(*keys)
+        _log_lockouts(context.throttle.failure(*keys), address)
         if user is not None:
             await context.store.record_login(user.name, False, now)
         return render(
