@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import re
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aggregator import storage
+from aggregator import sanitize, storage
 from aggregator.storage import Database
+from aggregator.storage import search as search_module
 from aggregator.storage.migrate import upgrade
-from aggregator.storage.search import fts5_query
+from aggregator.storage.search import (
+    MAX_OFFSET,
+    SNIPPET_CHARS,
+    SNIPPET_HTML_CHARS,
+    fts5_query,
+    html_prefix,
+)
 from aggregator.types import Article, ArticleStatus, EntryPlan, NewFeed
 from tests.storage_helpers import NOW, entry_data, ok_log, ok_update
 
@@ -152,3 +162,115 @@ def test_search_never_fails_on_arbitrary_text(
     loop, database = search_db
     hits = loop.run_until_complete(storage.search_entries(database, query, limit=3, offset=0))
     assert len(hits) <= 3
+
+
+async def _seed_many(db: Database, count: int, summary_html: str | None = None) -> list[int]:
+    """``count`` entries that all mention "tanker", newest first; two share a date (the
+    entry id breaks the tie)."""
+    feed = await storage.add_feed(db, NewFeed("https://many.example/feed"), now=NOW)
+    entries = []
+    for i in range(count):
+        data = entry_data(
+            f"many-{i}",
+            title=f"Tanker seized {i}",
+            published_at=NOW - timedelta(hours=i if i != 1 else 0),
+        )
+        if summary_html is not None:
+            data = dataclasses.replace(data, summary_html=summary_html)
+        entries.append(data)
+    result = await storage.apply_poll(
+        db,
+        feed_id=feed.id,
+        owner="w",
+        update=ok_update(),
+        plan=EntryPlan(new=tuple(entries)),
+        log=ok_log(feed.id),
+        now=NOW,
+    )
+    by_identity = dict(zip((e.identity for e in entries), result.new_entry_ids, strict=True))
+    # Entry 0 and 1 share a date: the higher id comes first.
+    order = sorted(
+        entries,
+        key=lambda e: (e.published_at, by_identity[e.identity]),
+        reverse=True,
+    )
+    return [by_identity[e.identity] for e in order]
+
+
+async def test_search_pages_through_every_hit_once_in_order(db: Database) -> None:
+    expected = await _seed_many(db, 23)
+    size, offset = 5, 0
+    seen: list[int] = []
+    while True:
+        # The web view asks for one more than a page to learn whether another page follows.
+        hits = await storage.search_entries(db, "tanker", limit=size + 1, offset=offset)
+        seen.extend(h.entry.id for h in hits[:size])
+        if len(hits) <= size:
+            break
+        offset += size
+    assert seen == expected
+    assert offset == 20  # five pages: 5, 5, 5, 5, 3
+    assert await storage.search_entries(db, "tanker", limit=5, offset=23) == []
+
+
+async def test_search_offset_is_bounded(db: Database) -> None:
+    await _seed_many(db, 3)
+    for offset in (MAX_OFFSET + 1, 2**63, 10**30):
+        assert await storage.search_entries(db, "tanker", limit=5, offset=offset) == []
+    assert len(await storage.search_entries(db, "tanker", limit=5, offset=-10)) == 3
+
+
+async def test_snippet_of_a_long_summary_parses_only_its_start(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lead = "<p>Tanker crews were released on Tuesday, officials said.</p>"
+    filler = "<p>More <a href='https://many.example/x'>reporting</a> follows here.</p>" * 5000
+    await _seed_many(db, 3, summary_html=lead + filler)
+    parsed: list[int] = []
+
+    def measured(html: str | None) -> str:
+        parsed.append(len(html or ""))
+        return sanitize.html_to_text(html)
+
+    monkeypatch.setattr(search_module, "html_to_text", measured)
+    hits = await storage.search_entries(db, "tanker", limit=10)
+    assert len(hits) == 3
+    assert len(lead + filler) > 300_000
+    assert parsed and max(parsed) <= SNIPPET_HTML_CHARS, parsed
+    for hit in hits:
+        assert hit.snippet.startswith("Tanker crews were released on Tuesday, officials said.")
+        assert len(hit.snippet) == SNIPPET_CHARS
+        assert "<" not in hit.snippet and "href" not in hit.snippet
+
+
+async def test_snippet_of_a_short_summary_is_all_of_it(db: Database) -> None:
+    await _seed_many(db, 1, summary_html="<p>Tanker <b>seized</b> off Fujairah.</p>")
+    [hit] = await storage.search_entries(db, "tanker")
+    assert hit.snippet == "Tanker seized off Fujairah."
+
+
+CUT_SAMPLE = (
+    '<p>Caf&eacute; owners in Tehran&#8217;s bazaar <a href="https://x.example/a?b=1&amp;c=2"'
+    ' title="a > b">said</a> prices rose.</p><!-- a > b <i>comment</i> -->'
+    '<img src="https://x.example/i.png" alt="x"><p class=\'lead\'>Second &gt; first &lt; 3'
+    " paragraph <b>here</b>.</p><![CDATA[ data ]]><br/><p>Third</p>"
+)
+MARKUP = re.compile(r"<[A-Za-z!/?]|href|src=|title=|alt=|class=|&\w|&#")
+
+
+def test_a_cut_summary_never_shows_markup() -> None:
+    full = sanitize.html_to_text(CUT_SAMPLE)
+    assert full.startswith("Café owners in Tehran’s bazaar said prices rose.")
+    # Cutting naively does leak: a half tag or half reference comes out as text.
+    naive = [sanitize.html_to_text(CUT_SAMPLE[:n]) for n in range(1, len(CUT_SAMPLE))]
+    assert any(MARKUP.search(text) or text.endswith("<") for text in naive)
+    for n in range(1, len(CUT_SAMPLE) + 1):
+        head = html_prefix(CUT_SAMPLE, n)
+        assert len(head) <= n
+        text = sanitize.html_to_text(head)
+        assert not MARKUP.search(text), (n, head, text)
+        # A cut never adds text of its own (a lone "<", "&eacu", "href=…"): what shows is
+        # the start of what the whole summary shows.
+        assert full.startswith(text), (n, head, text)
+    assert html_prefix(CUT_SAMPLE, 10**6) == CUT_SAMPLE
+    assert html_prefix(None) == ""

@@ -18,8 +18,14 @@ from aggregator.storage.models import articles_table, entries_table
 from aggregator.types import SearchHit
 
 SNIPPET_CHARS = 300
+# A hit without an extracted article gets its snippet from the start of the summary HTML:
+# at most this much of it is parsed, however long the summary is.
+SNIPPET_HTML_CHARS = 4096
 MAX_QUERY_CHARS = 500
+# Deep pages cost the database a scan of everything before them; nobody reads that far.
+MAX_OFFSET = 10_000
 _WORD = re.compile(r"\w+", re.UNICODE)
+_PARTIAL_REFERENCE = re.compile(r"&#?\w*")
 
 # entries.search_vector (PostgreSQL only, kept by triggers: migration 0002) holds the
 # entry title and the article's title and text.
@@ -52,7 +58,7 @@ async def search_entries(
     """Entries whose title or article text match ``query``, newest first."""
     query = query.replace("\x00", " ").strip()[:MAX_QUERY_CHARS]
     limit = max(0, min(limit, 500))
-    offset = max(0, offset)
+    offset = max(0, min(offset, MAX_OFFSET))
     if not query or limit == 0:
         return []
     if db.dialect == "sqlite":
@@ -88,5 +94,41 @@ async def search_entries(
 
 
 def _snippet(row: Any, summary_html: str | None) -> str:
-    body = row._mapping["snippet_text"] or html_to_text(summary_html)
+    body = row._mapping["snippet_text"] or summary_snippet(summary_html)
     return " ".join(body.split())[:SNIPPET_CHARS]
+
+
+def summary_snippet(html: str | None) -> str:
+    """The start of a summary as plain text, from at most ``SNIPPET_HTML_CHARS`` of its HTML.
+
+    Most summaries are mostly text, so the first quarter is tried first (parsing costs in
+    proportion to length: about 2 ms for 4 KB); markup-heavy ones get the whole allowance.
+    """
+    text = ""
+    for max_chars in (SNIPPET_HTML_CHARS // 4, SNIPPET_HTML_CHARS):
+        head = html_prefix(html, max_chars)
+        text = html_to_text(head)
+        if len(text) >= SNIPPET_CHARS or len(head) == len(html or ""):
+            break
+    return text
+
+
+def html_prefix(html: str | None, max_chars: int = SNIPPET_HTML_CHARS) -> str:
+    """The first ``max_chars`` of an HTML fragment, cut where the cut leaves no half tag.
+
+    An unclosed tag, comment or declaration at the cut is dropped whole, and so is a half
+    character reference, so converting the prefix to text never shows markup such as
+    ``<a href="…`` (the HTML parser drops what is still open at the end, too).
+    """
+    if not html or len(html) <= max_chars:
+        return html or ""
+    head = html[:max_chars]
+    # A tag, comment or declaration opened after the last ">" is cut off (``<a href="…``,
+    # ``<!-- …``, a lone ``<``). Linear: stored HTML escapes "<" in text, so it starts markup.
+    opened = head.find("<", head.rfind(">") + 1)
+    if opened != -1:
+        head = head[:opened]
+    ampersand = head.rfind("&")
+    if ampersand != -1 and _PARTIAL_REFERENCE.fullmatch(head, ampersand):
+        head = head[:ampersand]
+    return head
