@@ -260,6 +260,7 @@ async def test_xss_payload_never_reaches_a_page_or_feed_unescaped(
     pages = ["/", "/topics/us-iran", f"/articles/{data.xss_entry_id}", "/search?q=Iran", "/sources"]
     for path in pages:
         html = (await (await client.get(path)).text()).lower()
+        html = html.replace("<mark>", "").replace("</mark>", "")  # search highlights words
         for marker in DANGEROUS_IN_PAGES:
             assert marker not in html, (path, marker)
         if path != "/sources":  # the title is shown as plain text, its markup dropped
@@ -283,7 +284,7 @@ async def test_xss_payload_never_reaches_a_page_or_feed_unescaped(
 
 async def test_search_finds_titles_and_text(client: TestClient) -> None:
     page = await (await client.get("/search?q=story")).text()
-    assert "Iran story 3" in page
+    assert "Iran <mark>story</mark> 3" in page
     empty = await client.get("/search")
     assert empty.status == 200
     none = await (await client.get("/search?q=zzzzunfindable")).text()
@@ -325,7 +326,7 @@ async def test_reader_routes_on_postgresql(
             await (await client.get(following.replace("http://127.0.0.1:8080", ""))).read()
         )
         assert len(rest.entries) == 4
-        assert "Iran story 3" in await (await client.get("/search?q=story")).text()
+        assert "Iran <mark>story</mark> 3" in await (await client.get("/search?q=story")).text()
         for query in ("' OR 1=1 --", "a & b | !c", "(unbalanced", "\\"):
             assert (await client.get("/search", params={"q": query})).status == 200
         assert "Example News" in await (await client.get(f"/articles/{data.xss_entry_id}")).text()

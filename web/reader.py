@@ -14,12 +14,14 @@ from aggregator.publish import CONTENT_TYPES, FORMATS, plain_text
 from aggregator.sanitize import html_to_text
 from aggregator.types import MatchState, TopicMatch
 from web.context import SESSION_CHANGED, app_context, current_user, render, render_in_thread
+from web.highlight import highlighter
 from web.params import cursor_param, date_param, int_param, text_param
 from web.store import EntryFilter
 
 TOPIC_PAGE_SIZE = 25
 HOME_HEADLINES = 5
-SEARCH_LIMIT = 50
+SEARCH_LIMIT = 50  # hits on one search page
+SEARCH_MAX_PAGE = 200  # deep pages cost the database a scan of every hit before them
 LEAD_CHARS = 280
 
 
@@ -211,11 +213,51 @@ async def article_page(request: web.Request) -> web.Response:
     )
 
 
+def search_page_number(request: web.Request) -> int:
+    """The ``page`` of a search (1 = newest hits). Anything but a whole number from 1 to
+    ``SEARCH_MAX_PAGE`` gives the first page: a search link is never an error."""
+    raw = request.query.get("page", "").strip()
+    if not raw or len(raw) > 6 or not raw.isascii() or not raw.isdigit():
+        return 1
+    page = int(raw)
+    return page if 1 <= page <= SEARCH_MAX_PAGE else 1
+
+
+def search_link(query: str, page: int) -> str:
+    """The address of one page of a search; the first page is plain ``/search?q=…``."""
+    params: dict[str, str | int] = {"q": query}
+    if page > 1:
+        params["page"] = page
+    return f"/search?{urlencode(params)}"
+
+
 async def search_page(request: web.Request) -> web.Response:
     context = app_context(request)
     query = text_param(request, "q")
-    hits = await context.store.search_entries(query, limit=SEARCH_LIMIT) if query else []
-    return render(request, "search.html", title="Search", query=query, hits=hits)
+    page = search_page_number(request) if query else 1
+    offset = (page - 1) * SEARCH_LIMIT
+    # One more than a page: if it comes back, there is an older page.
+    hits = (
+        await context.store.search_entries(query, limit=SEARCH_LIMIT + 1, offset=offset)
+        if query
+        else []
+    )
+    has_older = len(hits) > SEARCH_LIMIT and page < SEARCH_MAX_PAGE
+    hits = hits[:SEARCH_LIMIT]
+    return render(
+        request,
+        "search.html",
+        title="Search",
+        query=query,
+        hits=hits,
+        page=page,
+        first=offset + 1,
+        last=offset + len(hits),
+        older_link=search_link(query, page + 1) if has_older else None,
+        newer_link=search_link(query, page - 1) if page > 1 else None,
+        first_link=search_link(query, 1),
+        mark=highlighter(query),
+    )
 
 
 async def sources_page(request: web.Request) -> web.Response:

@@ -75,8 +75,8 @@ class StorageWebStore:
     async def entry_matches(self, entry_id: int) -> list[TopicMatch]:
         return await storage.entry_matches(self.db, entry_id)
 
-    async def search_entries(self, query: str, *, limit: int) -> list[SearchHit]:
-        return await storage.search_entries(self.db, query, limit=limit)
+    async def search_entries(self, query: str, *, limit: int, offset: int = 0) -> list[SearchHit]:
+        return await storage.search_entries(self.db, query, limit=limit, offset=offset)
 
     async def list_feeds(self) -> list[Feed]:
         return await storage.list_feeds(self.db)
