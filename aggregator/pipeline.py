@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -36,6 +36,9 @@ from aggregator.types import (
     ArticleStatus,
     ContentMode,
     Entry,
+    EntryData,
+    EntryPlan,
+    EntryState,
     ErrorKind,
     ExtractedArticle,
     Feed,
@@ -93,6 +96,13 @@ class Pipeline:
         self.policy = poll_policy(self.settings)
         self._article_slots = asyncio.Semaphore(self.settings.article_concurrency)
         self.cpu = CpuPool(self.settings.cpu_workers)
+
+    def _plan_entries(
+        self, stored: Mapping[str, EntryState], parsed: Sequence[EntryData]
+    ) -> EntryPlan:
+        return decide.plan_entries(
+            stored, parsed, max_updates_per_entry=self.settings.max_updates_per_entry
+        )
 
     def close(self) -> None:
         """Stop the worker processes (the pipeline's owner calls this when done)."""
@@ -262,26 +272,14 @@ class Pipeline:
 
         now = self.clock()
         update = decide.after_fetch(feed, fetched, feed_data, parse_error, now, self.policy)
-        plan = decide.plan_entries({}, ())
-        if feed_data is not None:
-            states = await storage.entry_states(
-                self.db,
-                feed.id,
-                [e.identity for e in feed_data.entries],
-                urls=[e.url for e in feed_data.entries if e.url],
-            )
-            plan = decide.plan_entries(
-                states,
-                feed_data.entries,
-                max_updates_per_entry=self.settings.max_updates_per_entry,
-            )
         error = parse_error or fetched.error
-        written = await storage.apply_poll(
+        written = await storage.store_poll(
             self.db,
             feed_id=feed.id,
             owner=self.worker_id,
             update=update,
-            plan=plan,
+            entries=feed_data.entries if feed_data is not None else (),
+            planner=self._plan_entries,
             log=FetchLogRecord(
                 feed_id=feed.id,
                 started_at=now,
@@ -289,8 +287,8 @@ class Pipeline:
                 status=fetched.status,
                 duration_s=fetched.duration_s,
                 bytes_read=fetched.bytes_read,
-                new_entries=len(plan.new),
-                updated_entries=len(plan.updated),
+                new_entries=0,  # counted by storage from what it wrote
+                updated_entries=0,
                 error=error,
                 error_kind=ErrorKind.PARSE if parse_error else fetched.error_kind,
             ),

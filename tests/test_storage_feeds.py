@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 
 import pytest
 
-from aggregator import storage
+from aggregator import decide, storage
 from aggregator.errors import DuplicateFeedError, FeedNotFoundError
 from aggregator.storage import Database
-from aggregator.types import ContentMode, EntryPlan, FeedStatus, NewFeed
+from aggregator.types import (
+    ContentMode,
+    EntryData,
+    EntryPlan,
+    EntryState,
+    FeedStatus,
+    NewFeed,
+    PollWriteResult,
+)
 from aggregator.urls import InvalidURL
 from tests.storage_helpers import NOW, entry_data, ok_log, ok_update
 
@@ -195,6 +204,43 @@ async def test_apply_poll_stores_new_entries_once_and_updates_changed(db: Databa
     assert after["b"].content_hash == "new-hash" and after["b"].update_count == 1
     assert (await storage.get_entry(db, states["b"].entry_id)).title == "Corrected"
     assert [f.entry_count for f in await storage.list_feeds(db)] == [2]
+
+
+async def test_store_poll_plans_against_what_is_stored_in_the_same_write(db: Database) -> None:
+    feed = await storage.add_feed(db, NewFeed("https://a.example/feed"), now=NOW)
+    seen: list[dict[str, str | None]] = []
+
+    def planner(stored: Mapping[str, EntryState], parsed: Sequence[EntryData]) -> EntryPlan:
+        seen.append({identity: state.content_hash for identity, state in stored.items()})
+        return decide.plan_entries(stored, parsed)
+
+    async def poll(entries: tuple[EntryData, ...], at: datetime) -> PollWriteResult:
+        await storage.claim_feeds(db, now=at, owner="w", lease_s=60)
+        return await storage.store_poll(
+            db,
+            feed_id=feed.id,
+            owner="w",
+            update=ok_update(at),
+            entries=entries,
+            planner=planner,
+            log=ok_log(feed.id, at),
+            now=at,
+        )
+
+    first = await poll((entry_data("a"), entry_data("b")), NOW)
+    assert len(first.new_entry_ids) == 2 and seen == [{}]
+    later = NOW + timedelta(hours=1)
+    second = await poll(
+        (entry_data("a"), entry_data("b", content_hash="changed"), entry_data("c")), later
+    )
+    # The planner saw what the first poll stored; "b" changed and "c" is new.
+    assert seen[1] == {"a": "hash-a", "b": "hash-b"}
+    assert len(second.new_entry_ids) == 1 and len(second.updated_entry_ids) == 1
+    states = await storage.entry_states(db, feed.id, ["a", "b", "c"])
+    assert states["b"].content_hash == "changed" and set(states) == {"a", "b", "c"}
+    assert (await storage.get_feed(db, feed.id)).entry_count == 3
+    # the lease is released with the write
+    assert await storage.claim_feeds(db, now=later, owner="x", lease_s=60)
 
 
 async def test_concurrent_apply_poll_of_the_same_entries_does_not_duplicate(

@@ -48,7 +48,7 @@ from aggregator.storage.ops import (
     status_summary,
     trim_fetch_log,
 )
-from aggregator.storage.polling import apply_poll, entry_states
+from aggregator.storage.polling import EntryPlanner, apply_poll, entry_states, store_poll
 from aggregator.storage.search import search_entries
 from aggregator.storage.topics import (
     TopicNotFoundError,
@@ -71,6 +71,7 @@ __all__ = [
     "Database",
     "DuplicateUserError",
     "EntryNotFoundError",
+    "EntryPlanner",
     "InvalidCursorError",
     "TopicNotFoundError",
     "add_feed",
@@ -117,6 +118,7 @@ __all__ = [
     "set_password_hash",
     "sqlite_path",
     "status_summary",
+    "store_poll",
     "topic_counts",
     "topic_entries",
     "trim_fetch_log",
