@@ -59,3 +59,17 @@ class SchemaOutOfDateError(AggregatorError):
 
 class ExtractionError(AggregatorError):
     pass
+
+
+class CpuLimitError(AggregatorError):
+    """One document cost more CPU time in a worker process than the per-document limit
+    (``AGGREGATOR_DOCUMENT_CPU_LIMIT_S``); the work on it was stopped."""
+
+    def __init__(self, task: str, limit_s: float) -> None:
+        super().__init__(f"{task} took longer than {limit_s:g} s of CPU; the document was skipped")
+        self.task = task
+        self.limit_s = limit_s
+
+    def __reduce__(self) -> tuple[type[CpuLimitError], tuple[str, float]]:
+        # Raised in a worker process: the error must cross the process boundary.
+        return (type(self), (self.task, self.limit_s))
