@@ -189,6 +189,15 @@ class Settings:
         "at most 4; 1: a thread of the worker process instead of separate processes.",
         _between(0, 64),
     )
+    document_cpu_limit_s: float = setting(
+        10.0,
+        "Seconds of CPU time one feed document (parsing) or article page (extraction) may "
+        "cost in a CPU worker; past it the document is skipped and the error stored on the "
+        "feed or the article. A worker stuck in a C library is ended at about twice the "
+        "limit and the pool restarted. With `cpu_workers` 1 (threads) Python code is "
+        "stopped at the limit but a long C call runs to its end. 0 turns the limit off.",
+        _between(0, 3600),
+    )
     worker_id: str = setting("", "Name of this worker in leases and logs (default: host:pid).")
     max_entries_per_feed: int = setting(
         5000, "Entries read from one feed document at most.", _between(1, 1000000)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from aggregator import decide, storage
 from aggregator.config import Settings
-from aggregator.errors import ParseError
+from aggregator.errors import CpuLimitError, ParseError
 from aggregator.extract import (
     charset_from_content_type,
     extract,
@@ -95,7 +95,7 @@ class Pipeline:
         self.worker_id = self.worker_id or self.settings.effective_worker_id()
         self.policy = poll_policy(self.settings)
         self._article_slots = asyncio.Semaphore(self.settings.article_concurrency)
-        self.cpu = CpuPool(self.settings.cpu_workers)
+        self.cpu = CpuPool(self.settings.cpu_workers, self.settings.document_cpu_limit_s)
 
     def _plan_entries(
         self, stored: Mapping[str, EntryState], parsed: Sequence[EntryData]
@@ -266,7 +266,7 @@ class Pipeline:
                 )
             except ParseError as exc:
                 parse_error = exc.message
-            except WorkerCrashedError as exc:
+            except (WorkerCrashedError, CpuLimitError) as exc:
                 parse_error = str(exc)
             self.metrics.parse_seconds.observe(time.perf_counter() - parse_started)
 
