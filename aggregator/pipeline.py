@@ -127,43 +127,64 @@ class Pipeline:
         on_feed_done: Callable[[FeedPollResult], None] | None = None,
         on_claimed: Callable[[int], None] | None = None,
     ) -> PollSummary:
-        """One pass: claim due (or all / named) feeds in batches and poll them concurrently."""
+        """One pass: claim due (or all / named) feeds in batches and poll them concurrently.
+
+        The next batch is claimed as soon as the last feed of the current one has started,
+        so up to ``poll_concurrency`` feeds are always in flight: no slot waits at a batch
+        boundary for the slowest feed of the batch.
+        """
         started = time.perf_counter()
         results: list[FeedPollResult] = []
         await self.tagger.refresh(self.db)
         seen: set[int] = set()
-        while not self.stopping:
-            now = self.clock()
-            if all_feeds or feed_urls:
-                feeds = await storage.claim_feeds(
-                    self.db,
-                    now=now,
-                    owner=self.worker_id,
-                    lease_s=self.settings.lease_s,
-                    urls=list(feed_urls) or None,
-                    exclude_ids=seen,
-                    limit=self.settings.claim_batch,
-                )
-            else:
-                feeds = await storage.claim_due_feeds(
-                    self.db,
-                    now=now,
-                    limit=self.settings.claim_batch,
-                    owner=self.worker_id,
-                    lease_s=self.settings.lease_s,
-                )
-                # A feed polled earlier in this pass can be due again (a zero Retry-After):
-                # it waits for the next pass, and its new lease must not block it till then.
-                again = [f for f in feeds if f.id in seen]
-                for feed in again:
-                    await storage.release_lease(self.db, feed.id, self.worker_id)
-                feeds = [f for f in feeds if f.id not in seen]
-            if not feeds:
-                break
-            seen.update(f.id for f in feeds)
-            if on_claimed is not None:
-                on_claimed(len(feeds))
-            results.extend(await self._poll_batch(feeds, skip_articles, on_feed_done))
+        slots = asyncio.Semaphore(self.settings.poll_concurrency)
+
+        async def one(feed: Feed) -> None:
+            try:
+                result = await self.poll_feed(feed, skip_articles=skip_articles)
+            finally:
+                slots.release()
+            results.append(result)
+            if on_feed_done is not None:
+                on_feed_done(result)
+
+        running: set[asyncio.Task[None]] = set()
+        errors: list[BaseException] = []  # bugs only: poll_feed records every failure
+
+        def finished(task: asyncio.Task[None]) -> None:
+            running.discard(task)
+            failure = None if task.cancelled() else task.exception()
+            if failure is not None:
+                errors.append(failure)
+
+        try:
+            while not self.stopping:
+                feeds = await self._claim(seen, all_feeds=all_feeds, feed_urls=feed_urls)
+                if not feeds:
+                    break
+                seen.update(f.id for f in feeds)
+                if on_claimed is not None:
+                    on_claimed(len(feeds))
+                for index, feed in enumerate(feeds):
+                    await slots.acquire()
+                    if self.stopping:  # graceful shutdown: hand back what has not started
+                        slots.release()
+                        for waiting in feeds[index:]:
+                            await storage.release_lease(self.db, waiting.id, self.worker_id)
+                        break
+                    task = asyncio.create_task(one(feed))
+                    running.add(task)
+                    task.add_done_callback(finished)
+        except asyncio.CancelledError:
+            for task in running:
+                task.cancel()
+            raise
+        finally:
+            # The feeds in flight finish before the pass ends, even when a claim failed
+            # (the database went away): each records its own outcome.
+            await asyncio.gather(*running, return_exceptions=True)
+        if errors:
+            raise errors[0]
         if not skip_articles and not self.stopping:
             # Entries stored without an article (a crash after storing, an earlier
             # --skip-articles run, a content change) are picked up here.
@@ -202,27 +223,34 @@ class Pipeline:
                 on_progress(len(ids))
         return done
 
-    async def _poll_batch(
-        self,
-        feeds: Sequence[Feed],
-        skip_articles: bool,
-        on_feed_done: Callable[[FeedPollResult], None] | None,
-    ) -> list[FeedPollResult]:
-        slots = asyncio.Semaphore(self.settings.poll_concurrency)
-        results: list[FeedPollResult] = []
-
-        async def one(feed: Feed) -> None:
-            async with slots:
-                if self.stopping:
-                    await storage.release_lease(self.db, feed.id, self.worker_id)
-                    return
-                result = await self.poll_feed(feed, skip_articles=skip_articles)
-                results.append(result)
-                if on_feed_done is not None:
-                    on_feed_done(result)
-
-        await asyncio.gather(*(one(feed) for feed in feeds))
-        return results
+    async def _claim(
+        self, seen: set[int], *, all_feeds: bool, feed_urls: Sequence[str]
+    ) -> list[Feed]:
+        """The next batch of this pass: due feeds (or all / named ones) not polled yet."""
+        now = self.clock()
+        if all_feeds or feed_urls:
+            return await storage.claim_feeds(
+                self.db,
+                now=now,
+                owner=self.worker_id,
+                lease_s=self.settings.lease_s,
+                urls=list(feed_urls) or None,
+                exclude_ids=seen,
+                limit=self.settings.claim_batch,
+            )
+        feeds = await storage.claim_due_feeds(
+            self.db,
+            now=now,
+            limit=self.settings.claim_batch,
+            owner=self.worker_id,
+            lease_s=self.settings.lease_s,
+        )
+        # A feed polled earlier in this pass can be due again (a zero Retry-After):
+        # it waits for the next pass, and its new lease must not block it till then.
+        for feed in feeds:
+            if feed.id in seen:
+                await storage.release_lease(self.db, feed.id, self.worker_id)
+        return [f for f in feeds if f.id not in seen]
 
     # ------------------------------------------------------------------ one feed
 

@@ -325,3 +325,23 @@ async def _due_again_within_one_pass(env: PipelineEnv, fixture_site: FixtureSite
         env.db, now=clock(), limit=10, owner="other-worker", lease_s=60
     )
     assert [f.id for f in claimed] == [feed_id]
+
+
+async def test_a_slow_feed_does_not_hold_up_the_next_batches(
+    tmp_path: Path, fixture_site: FixtureSite
+) -> None:
+    # One feed per claim: if each batch waited for its slowest feed, the other feeds
+    # would all be polled after the slow one. They are claimed and polled meanwhile.
+    finished: list[int] = []
+    async for env in pipeline_env(tmp_path, claim_batch=1, poll_concurrency=4):
+        feed = rss_feed("Fast", [{"title": "One", "guid": "one"}])
+        fixture_site.add_slow("/slow.xml", feed, delay_s=1.5)
+        slow = await env.subscribe(fixture_site.url("/slow.xml"))
+        for n in range(5):
+            fixture_site.add_feed(f"/fast{n}.xml", feed)
+            await env.subscribe(fixture_site.url(f"/fast{n}.xml"))
+        summary = await env.pipeline.run_once(
+            skip_articles=True, on_feed_done=lambda result: finished.append(result.feed.id)
+        )
+        assert summary.feeds == 6 and summary.errors == 0 and summary.new_entries == 6
+        assert finished[-1] == slow and len(finished) == 6
