@@ -23,18 +23,30 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 FEEDS = 60
 KILLS = 5
 LEASE_S = 10
+# A killed pass keeps its leases (its feeds in flight and those claimed but not started)
+# until they lapse: the next pass starts once at least this many feeds are free again.
+MIN_FREE_FEEDS = 20
 FETCH_ALL = ["fetch", "--once", "--all", "--skip-articles"]
 
 
 async def _kill_mid_cycle(
     database_url: str, env: dict[str, str], log_path: Path, rng: random.Random
 ) -> None:
-    """Start a full pass and SIGKILL it once it has stored a random share of the feeds."""
+    """Start a full pass and SIGKILL it once it has stored a random share of the feeds.
+
+    The share is at most half of the feeds no earlier pass still holds, and answers take
+    0.2 s on 4 connections: the other half takes longer than the extra random moment, so
+    the kill always lands inside the pass.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + LEASE_S + 30
+    while (free := FEEDS - await wp.live_leases(database_url)) < MIN_FREE_FEEDS:
+        assert loop.time() < deadline, "leases of killed passes never expired"
+        await asyncio.sleep(0.5)
     done_before = await wp.scalar(database_url, "SELECT count(*) FROM fetch_log")
-    target = done_before + rng.randint(1, FEEDS // 2)
+    target = done_before + rng.randint(1, free // 2)
     process = await wp.start(FETCH_ALL, env, log_path)
     try:
-        loop = asyncio.get_running_loop()
         deadline = loop.time() + 60
         while loop.time() < deadline and process.returncode is None:
             if await wp.scalar(database_url, "SELECT count(*) FROM fetch_log") >= target:
@@ -82,10 +94,17 @@ async def test_fetch_killed_repeatedly_loses_and_duplicates_nothing(
     database_url: str, tmp_path: Path
 ) -> None:
     rng = random.Random(7)  # reproducible kill moments
-    async with FeedFarm(FEEDS, latency_s=0.05, new_per_mutation=3) as farm:
+    async with FeedFarm(FEEDS, latency_s=0.2, new_per_mutation=3) as farm:
         opml_path = tmp_path / "farm.opml"
         opml_path.write_bytes(farm.opml_bytes())
-        env = wp.cli_env(database_url, opml_path, max_per_host=8, claim_batch=20, lease_s=LEASE_S)
+        env = wp.cli_env(
+            database_url,
+            opml_path,
+            max_per_host=4,
+            poll_concurrency=4,
+            claim_batch=10,
+            lease_s=LEASE_S,
+        )
         # Schema and subscriptions first: the kills below target the poll cycle itself.
         await wp.run(["opml", "import", str(opml_path)], env, tmp_path / "import.log")
         committed: set[tuple[str, str]] = set()
