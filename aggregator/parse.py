@@ -8,11 +8,12 @@ relative-URI rewriting turned off (both are slow); every HTML fragment then goes
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import Message
@@ -20,6 +21,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
+from feedparser import FeedParserDict
 from feedparser.datetimes import _parse_date as _feedparser_parse_date
 
 from aggregator.errors import ParseError
@@ -110,7 +112,12 @@ def clean_text(value: str | None, max_chars: int) -> str | None:
     """Plain text: no NUL or control characters, whitespace collapsed, capped; ``None`` if empty."""
     if value is None:
         return None
-    value = _CONTROL_CHARS.sub("", value[: max_chars * 4])
+    value = value[: max_chars * 4]
+    if value.isprintable() and "  " not in value:
+        # No control characters and no whitespace but single spaces (most titles, guids,
+        # names): the two substitutions below would change nothing.
+        return value.strip(" ")[:max_chars] or None
+    value = _CONTROL_CHARS.sub("", value)
     value = _WHITESPACE.sub(" ", value).strip()
     return value[:max_chars] or None
 
@@ -155,6 +162,12 @@ def absolute_url(value: str | None, base_url: str | None) -> str | None:
     """An absolute http(s) URL, or ``None`` for anything else (javascript:, data:, junk)."""
     if not value:
         return None
+    if (
+        len(value) <= URL_MAX_CHARS
+        and _PLAIN_ABSOLUTE_URL.fullmatch(value) is not None
+        and (not base_url or _joinable_base(base_url))
+    ):
+        return value  # what urljoin and the scheme check below would give back
     value = _CONTROL_CHARS.sub("", value).strip()
     if not value or len(value) > URL_MAX_CHARS:
         return None
@@ -166,15 +179,36 @@ def absolute_url(value: str | None, base_url: str | None) -> str | None:
     return resolved if scheme in ("http", "https") else None
 
 
+# An http(s) URL that ``urljoin(base, url)`` returns unchanged (with any base of either
+# scheme): lower-case scheme, a plain ASCII host, no ";params" (urlparse splits them off the
+# last segment), no empty "?" or "#" (urlunsplit drops them), nothing urlsplit strips or
+# rejects (spaces, controls, brackets, non-ASCII hosts).
+_PLAIN_ABSOLUTE_URL = re.compile(
+    r"https?://[A-Za-z0-9.-]+(?::[0-9]+)?"
+    r"(?:/[A-Za-z0-9\-._~!$&'()*+,=:@%/]*)?"
+    r"(?:\?[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]+)?"
+    r"(?:#[A-Za-z0-9\-._~!$&'()*+,;=:@%/?#]+)?"
+)
+
+
+@functools.lru_cache(maxsize=256)
+def _joinable_base(base_url: str) -> bool:
+    """True when ``urljoin`` can parse ``base_url`` (it raises ValueError on a bad IPv6 host)."""
+    try:
+        urlsplit(base_url)
+    except ValueError:
+        return False
+    return True
+
+
 def content_hash(
     title: str | None, url: str | None, summary: str | None, content: str | None
 ) -> str:
     """Hash of what a reader sees of an entry; dates and other volatile fields stay out."""
-    digest = hashlib.sha256()
-    for part in (title, url, summary, content):
-        digest.update((part or "").encode("utf-8", "replace"))
-        digest.update(b"\x1f")
-    return digest.hexdigest()
+    # One encode of the joined text: "replace" works per character, so this hashes the same
+    # bytes as encoding each part and its separator on its own.
+    text = f"{title or ''}\x1f{url or ''}\x1f{summary or ''}\x1f{content or ''}\x1f"
+    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()
 
 
 def clamp_date(value: datetime | None, now: datetime) -> datetime | None:
@@ -213,18 +247,29 @@ def assign_identities(
     An identity already taken by another entry (one entry's guid is another's link) is
     skipped too; only entries identical in title, date and summary share an identity.
     """
+    if len(candidates) != len(fallback_keys):
+        raise ValueError("one fallback key per candidate")
+    return _assign_identities(candidates, fallback_keys.__getitem__)
+
+
+def _assign_identities(
+    candidates: Sequence[IdentityCandidate], fallback: Callable[[int], str]
+) -> list[str]:
+    """``assign_identities`` asking for the fallback key of an entry only when it is used."""
     guid_counts = Counter(c.guid for c in candidates if c.guid)
     url_counts = Counter(c.url for c in candidates if c.url)
     used: set[str] = set()
     identities = []
-    for candidate, fallback in zip(candidates, fallback_keys, strict=True):
-        options = []
+    for index, candidate in enumerate(candidates):
+        identity = None
         if candidate.guid and guid_counts[candidate.guid] == 1:
-            options.append(candidate.guid)
-        if candidate.url and url_counts[candidate.url] == 1:
-            options.append(candidate.url)
-        options = [_bounded_identity(option) for option in options]
-        identity = next((option for option in options if option not in used), fallback)
+            identity = _bounded_identity(candidate.guid)
+        if (identity is None or identity in used) and (
+            candidate.url and url_counts[candidate.url] == 1
+        ):
+            identity = _bounded_identity(candidate.url)
+        if identity is None or identity in used:
+            identity = fallback(index)
         used.add(identity)
         identities.append(identity)
     return identities
@@ -592,6 +637,18 @@ class EntryDraft:
     image_url: str | None
 
 
+def _plain(value: Any) -> Any:
+    """A feedparser dict as a plain dict with the same items; anything else unchanged.
+
+    ``FeedParserDict`` looks every key up through Python code that maps legacy names to new
+    ones (``description`` -> ``summary`` ...), ten times the cost of a dict lookup, and an entry
+    takes a few dozen lookups. None of the keys read through these copies is one it remaps or
+    derives; the two that are (``enclosures`` and a media item's ``url``) are read from
+    feedparser's own dicts.
+    """
+    return dict(value) if type(value) is FeedParserDict else value
+
+
 def _text_value(detail: Mapping[str, Any] | None, fallback: Any) -> str | None:
     value = detail.get("value") if detail else None
     if not isinstance(value, str):
@@ -622,6 +679,7 @@ def _pick_content(entry: Mapping[str, Any]) -> Mapping[str, Any] | None:
     contents = entry.get("content") or []
     best: Mapping[str, Any] | None = None
     for content in contents:
+        content = _plain(content)
         if not isinstance(content, Mapping) or not isinstance(content.get("value"), str):
             continue
         if content.get("type") in ("text/html", "application/xhtml+xml"):
@@ -631,6 +689,18 @@ def _pick_content(entry: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 
 def _image_url(entry: Mapping[str, Any], base: str) -> str | None:
+    """``entry`` is feedparser's own dict: its ``enclosures`` are derived from ``links``."""
+    if type(entry) is FeedParserDict:  # its own get() would derive enclosures every time
+        if not dict.get(entry, "media_thumbnail") and not dict.get(entry, "media_content"):
+            links = dict.get(entry, "links")
+            if not links or (
+                isinstance(links, list)
+                and all(
+                    isinstance(link, dict) and dict.get(link, "rel") != "enclosure"
+                    for link in links
+                )
+            ):
+                return None  # feedparser's enclosures: the links with rel="enclosure"
     for thumbnail in entry.get("media_thumbnail") or []:
         found = absolute_url(thumbnail.get("url"), base) if isinstance(thumbnail, Mapping) else None
         if found:
@@ -662,7 +732,7 @@ def categories_of(values: Iterable[Any]) -> tuple[str, ...]:
 
 
 def _title(element: Mapping[str, Any], max_chars: int, key: str = "title") -> str | None:
-    detail = element.get(f"{key}_detail")
+    detail = _plain(element.get(f"{key}_detail"))
     raw = _text_value(detail, element.get(key))
     if detail and detail.get("type") == "text/plain":
         return clean_text(raw, max_chars)
@@ -675,8 +745,9 @@ def _date_field(entry: Mapping[str, Any], key: str) -> datetime | None:
 
 
 def _draft_from_feedparser(
-    entry: Mapping[str, Any], feed_url: str, now: datetime
+    feedparser_entry: Mapping[str, Any], feed_url: str, now: datetime
 ) -> EntryDraft | None:
+    entry = _plain(feedparser_entry)
     guid = clean_guid(entry.get("id") if isinstance(entry.get("id"), str) else None)
     url = absolute_url(entry.get("link"), feed_url)
     if url is None and guid and entry.get("guidislink"):
@@ -684,7 +755,7 @@ def _draft_from_feedparser(
     title = _title(entry, TITLE_MAX_CHARS)
 
     content_detail = _pick_content(entry)
-    summary_detail = entry.get("summary_detail")
+    summary_detail = _plain(entry.get("summary_detail"))
     content_raw = _as_html(content_detail, _text_value(content_detail, None))
     summary_raw = _as_html(summary_detail, _text_value(summary_detail, entry.get("summary")))
     if summary_raw is not None and summary_raw == content_raw:
@@ -697,7 +768,7 @@ def _draft_from_feedparser(
 
     published = clamp_date(_date_field(entry, "published_parsed"), now)
     updated = clamp_date(_date_field(entry, "updated_parsed"), now)
-    author_detail = entry.get("author_detail")
+    author_detail = _plain(entry.get("author_detail"))
     author = entry.get("author")
     if not isinstance(author, str) and isinstance(author_detail, Mapping):
         author = author_detail.get("name")
@@ -711,11 +782,14 @@ def _draft_from_feedparser(
         updated_at=updated,
         summary_html=summary_html,
         content_html=content_html,
-        categories=categories_of(
-            (t.get("label") or t.get("term")) if isinstance(t, Mapping) else None for t in tags
-        ),
-        image_url=_image_url(entry, url or feed_url),
+        categories=categories_of(_tag_term(tag) for tag in tags),
+        image_url=_image_url(feedparser_entry, url or feed_url),
     )
+
+
+def _tag_term(tag: Any) -> Any:
+    tag = _plain(tag)
+    return (tag.get("label") or tag.get("term")) if isinstance(tag, Mapping) else None
 
 
 def _entries_from_feedparser(
@@ -732,13 +806,12 @@ def _entries_from_feedparser(
 
 def finish_entries(drafts: Sequence[EntryDraft]) -> tuple[EntryData, ...]:
     """Assign identities across the document and build the ``EntryData`` values."""
-    identities = assign_identities(
-        [IdentityCandidate(d.guid, d.url) for d in drafts],
-        [
-            identity_fallback(d.title, d.published_at, d.summary_html or d.content_html)
-            for d in drafts
-        ],
-    )
+
+    def fallback(index: int) -> str:
+        d = drafts[index]
+        return identity_fallback(d.title, d.published_at, d.summary_html or d.content_html)
+
+    identities = _assign_identities([IdentityCandidate(d.guid, d.url) for d in drafts], fallback)
     return tuple(
         EntryData(
             identity=identity,

@@ -7,8 +7,10 @@ against ``base_url`` so stored HTML never depends on where it came from.
 
 from __future__ import annotations
 
+import functools
+import re
 import threading
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlparse, urlsplit
 
 import nh3
 from bs4 import BeautifulSoup
@@ -64,10 +66,54 @@ URL_SCHEMES: frozenset[str] = frozenset({"http", "https", "mailto"})
 _current = threading.local()
 
 
+# Relative references that ``urljoin`` resolves by plain concatenation: no scheme (":"),
+# query, fragment or ";params", nothing urlsplit strips, no "." or ".." segment, no empty
+# segment (urljoin drops those of a path-relative reference). The first form starts at the
+# root ("/about"), the second in the base's directory ("img/1.png").
+_ROOT_RELATIVE = re.compile(r"/(?!/)[A-Za-z0-9\-._~!$&'()*+,=:@%/]*")
+_PATH_RELATIVE = re.compile(r"[A-Za-z0-9\-_~!$&'()*+,=@%][A-Za-z0-9\-._~!$&'()*+,=@%/]*")
+
+# An http(s) URL that urlparse splits at the obvious places: ASCII host, no ";params", nothing
+# it strips (spaces, tabs, controls) before the query.
+_PLAIN_BASE = re.compile(
+    r"(https?)://([A-Za-z0-9.-]+(?::[0-9]+)?)(/[A-Za-z0-9\-._~!$&'()*+,=:@%/]*)?(?:[?#].*)?",
+    re.DOTALL,
+)
+
+
+@functools.lru_cache(maxsize=256)
+def _base_parts(base_url: str) -> tuple[str, str] | None:
+    """("scheme://host", directory path) of an http(s) base that needs no path resolution.
+
+    ``None`` when ``urljoin`` would do more than concatenate (no host, a "." or ".." or empty
+    segment in the base path, another scheme) or cannot parse the base at all.
+    """
+    plain = _PLAIN_BASE.fullmatch(base_url)
+    if plain is not None:  # the usual base, an entry's own link: what urlparse would find
+        scheme, netloc, path = plain.group(1, 2, 3)
+        path = path or ""
+    else:
+        try:
+            scheme, netloc, path, _params, _query, _fragment = urlparse(base_url)
+        except ValueError:
+            return None
+    if scheme not in ("http", "https") or not netloc or not path.startswith("/"):
+        return None
+    if "/." in path or "//" in path:
+        return None
+    return f"{scheme}://{netloc}", path[: path.rfind("/") + 1]
+
+
 def _resolve_relative(url: str) -> str | None:
     base_url: str | None = getattr(_current, "base_url", None)
     if base_url is None:
         return None  # a relative URL with no base cannot be trusted to point anywhere
+    parts = _base_parts(base_url)
+    if parts is not None and "/." not in url:
+        if _ROOT_RELATIVE.fullmatch(url):
+            return parts[0] + url  # what urljoin gives, and the scheme is http(s)
+        if _PATH_RELATIVE.fullmatch(url) and "//" not in url:
+            return parts[0] + parts[1] + url
     absolute = urljoin(base_url, url)
     return absolute if urlsplit(absolute).scheme in URL_SCHEMES else None
 
