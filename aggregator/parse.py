@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import Message
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
@@ -691,8 +691,9 @@ def _pick_content(entry: Mapping[str, Any]) -> Mapping[str, Any] | None:
 def _image_url(entry: Mapping[str, Any], base: str) -> str | None:
     """``entry`` is feedparser's own dict: its ``enclosures`` are derived from ``links``."""
     if type(entry) is FeedParserDict:  # its own get() would derive enclosures every time
-        if not dict.get(entry, "media_thumbnail") and not dict.get(entry, "media_content"):
-            links = dict.get(entry, "links")
+        fields = cast(dict[str, Any], entry)
+        if not dict.get(fields, "media_thumbnail") and not dict.get(fields, "media_content"):
+            links = dict.get(fields, "links")
             if not links or (
                 isinstance(links, list)
                 and all(

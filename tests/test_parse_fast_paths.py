@@ -238,6 +238,21 @@ LINKS = st.sampled_from(
 )
 
 
+def reference_sanitize(html: str, base: str | None) -> str:
+    """sanitize_html as it was: every fragment through nh3 with the srcset filter."""
+    cleaner = nh3.Cleaner(
+        tags=set(sanitize.ALLOWED_TAGS),
+        clean_content_tags=set(sanitize.DROPPED_WITH_CONTENT),
+        attributes=sanitize.ALLOWED_ATTRIBUTES,
+        attribute_filter=sanitize._filter_attribute,
+        url_schemes=set(sanitize.URL_SCHEMES),
+        link_rel="noopener noreferrer nofollow",
+        url_relative=lambda url: None if base is None else reference_resolve(base, url),
+        strip_comments=True,
+    )
+    return cleaner.clean(html.replace("\x00", ""))
+
+
 # nh3 reports an exception raised in the URL callback (urljoin's ValueError on a bad URL) as
 # unraisable and goes on without the URL, for both cleaners alike.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
@@ -248,21 +263,49 @@ def test_sanitized_html_is_what_the_general_resolver_gives(links: list[str], bas
         urlsplit(base)
     except ValueError:
         assume(False)  # nh3 swallows a callback's exception (and prints it); seen above
-    reference = nh3.Cleaner(
-        tags=set(sanitize.ALLOWED_TAGS),
-        clean_content_tags=set(sanitize.DROPPED_WITH_CONTENT),
-        attributes=sanitize.ALLOWED_ATTRIBUTES,
-        attribute_filter=sanitize._filter_attribute,
-        url_schemes=set(sanitize.URL_SCHEMES),
-        link_rel="noopener noreferrer nofollow",
-        url_relative=lambda url: reference_resolve(base, url),
-        strip_comments=True,
-    )
     html = "".join(
         f'<p><a href="{link}">a</a> <img src="{link}" alt="i"></p>'.replace("&", "&amp;")
         for link in links
     )
-    assert sanitize_html(html, base) == reference.clean(html)
+    assert sanitize_html(html, base) == reference_sanitize(html, base)
+
+
+PLAIN_TEXT = st.text(
+    alphabet=st.one_of(
+        st.sampled_from("\x00\r\n\t &<>;#\xa0\ufeff\u2028\x0c\x85abc"), st.characters()
+    ),
+    max_size=60,
+)
+
+
+@EXAMPLES
+@given(PLAIN_TEXT)
+@example("\ufeffx")  # nh3 drops a leading byte-order mark
+@example("a\r\nb")
+@example("a\xa0b")
+def test_text_without_markup_comes_back_as_nh3_gives_it(text: str) -> None:
+    try:
+        expected = reference_sanitize(text, "https://a.example/")
+    except UnicodeEncodeError:  # a lone surrogate: nh3 refuses it, with or without markup
+        with pytest.raises(UnicodeEncodeError):
+            sanitize_html(text, "https://a.example/")
+        return
+    assert sanitize_html(text, "https://a.example/") == expected
+
+
+SRCSET_HTML = st.tuples(
+    st.sampled_from(["img", "source", "IMG", "p"]),
+    st.sampled_from(["srcset", "SRCSET", "srcSet", "src", "data-srcset", "sizes"]),
+    st.sampled_from(["a.png 1x, b.png 2x", "javascript:x 1x", "https://c.example/a.png 1x"]),
+).map(lambda t: f'<{t[0]} {t[1]}="{t[2]}" alt="x">text')
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.lists(SRCSET_HTML, min_size=1, max_size=3).map("".join))
+def test_the_srcset_filter_runs_whenever_srcset_is_there(html: str) -> None:
+    assert sanitize_html(html, "https://a.example/d/") == reference_sanitize(
+        html, "https://a.example/d/"
+    )
 
 
 # --- typical input takes the fast paths
