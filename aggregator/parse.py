@@ -154,8 +154,24 @@ def clean_html(value: str | None, base_url: str | None) -> str | None:
     """Sanitized HTML with absolute URLs, or ``None`` when nothing is left."""
     if not value:
         return None
-    cleaned = sanitize_html(_UNSTORABLE_CHARS.sub("", value[:HTML_MAX_CHARS]), base_url).strip()
+    value = value[:HTML_MAX_CHARS]
+    if _has_unstorable_chars(value):
+        value = _UNSTORABLE_CHARS.sub("", value)
+    cleaned = sanitize_html(value, base_url).strip()
     return cleaned or None
+
+
+def _has_unstorable_chars(value: str) -> bool:
+    """``_UNSTORABLE_CHARS.search(value)``, without scanning ASCII or surrogate-free text."""
+    if "\x00" in value:
+        return True
+    if value.isascii():  # known without a scan
+        return False
+    try:
+        value.encode("utf-8")  # fails on a lone surrogate; four times faster than the regex
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def absolute_url(value: str | None, base_url: str | None) -> str | None:

@@ -201,6 +201,17 @@ def test_clean_text_matches_the_general_path(value: str, max_chars: int) -> None
 
 
 @EXAMPLES
+@given(TEXT)
+@example("a\ud800b")
+@example("\udfff")
+@example("\ud83d\ude00")  # a surrogate pair is two lone surrogates in a str
+@example("\x00")
+def test_unstorable_characters_are_found_as_the_regex_finds_them(value: str) -> None:
+    found = parse._UNSTORABLE_CHARS.search(value) is not None
+    assert parse._has_unstorable_chars(value) == found
+
+
+@EXAMPLES
 @given(st.lists(st.one_of(st.none(), TEXT), min_size=4, max_size=4))
 def test_content_hash_hashes_the_same_bytes(parts: list[str | None]) -> None:
     assert content_hash(*parts) == reference_content_hash(*parts)
