@@ -1,6 +1,6 @@
 """Parsing benchmark: ``aggregator.parse.parse_feed`` against feedparser in the same run.
 
-Run ``python benchmarks/parse.py [--rounds 5]`` (``make bench-parse`` once wired). Three
+Run ``python benchmarks/parse.py [--rounds 5]`` (``make bench-parse``). Three
 parsers meet the same documents, each timed as the best of ``--rounds`` passes:
 
 - ``feedparser-defaults``: ``feedparser.parse(bytes)`` with its own HTML sanitizer and
