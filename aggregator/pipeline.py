@@ -404,10 +404,17 @@ class Pipeline:
             and entry.content_html
             and feed_content_is_full_article(entry.content_html, None)
         ):
-            extracted = await self.cpu.run(
-                extract_from_feed_content, entry.content_html or entry.summary_html or "", entry.url
-            )
-            article = _article_from(entry.id, extracted, now)
+            try:
+                extracted = await self.cpu.run(
+                    extract_from_feed_content,
+                    entry.content_html or entry.summary_html or "",
+                    entry.url,
+                )
+            except Exception as exc:  # over the CPU limit, a worker crash: this entry only
+                log.warning("extraction of the feed's content failed for %s: %s", entry.url, exc)
+                article = _failed(entry.id, ArticleStatus.FAILED, f"extraction failed: {exc}", now)
+            else:
+                article = _article_from(entry.id, extracted, now)
         elif not entry.url:
             article = _failed(entry.id, ArticleStatus.SKIPPED, "the entry has no link", now)
         else:

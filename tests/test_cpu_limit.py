@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from aggregator import storage
-from aggregator.types import ArticleStatus, FeedStatus
+from aggregator.types import ArticleStatus, ContentMode, FeedStatus
 from tests.fixture_site import FixtureSite, rss_feed
 from tests.pipeline_support import (
     US_IRAN_PARAGRAPHS,
@@ -110,3 +110,43 @@ async def test_a_hostile_article_page_fails_that_article_only(
     talks = await storage.get_article(env.db, entries["talks"].id)
     assert talks is not None and talks.status is ArticleStatus.OK
     assert "Omani mediators" in (talks.text or "")
+
+
+async def test_full_feed_content_over_the_limit_fails_that_article_only(
+    tmp_path: Path, fixture_site: FixtureSite
+) -> None:
+    # Content in the feed itself (content:encoded) is extracted without fetching the page:
+    # 900 KB of markup-heavy paragraphs cost about 0.55 s of CPU to extract, while parsing
+    # the whole feed costs about 0.1 s. (Words no topic looks for: this is about extraction.)
+    words = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor"
+    unit = "<p>" + " ".join(f"<b>{w}</b> <a href='/x'>{w}</a>" for w in words.split()) + "</p>"
+    huge = (unit * 5000)[:900_000]
+    short = "".join(f"<p>{p}</p>" for p in WEATHER_PARAGRAPHS)
+    items = "".join(
+        f"<item><title>{guid}</title><link>{fixture_site.url('/p/' + guid)}</link>"
+        f"<guid>{guid}</guid><content:encoded><![CDATA[{content}]]></content:encoded></item>"
+        for guid, content in (("huge", huge), ("short", short))
+    )
+    fixture_site.add_feed(
+        "/wp.xml",
+        (
+            '<?xml version="1.0"?><rss version="2.0" '
+            'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>WP</title>'
+            f"<link>{fixture_site.url('/')}</link><description>d</description>{items}"
+            "</channel></rss>"
+        ).encode(),
+    )
+    async for env in pipeline_env(tmp_path, cpu_workers=2, document_cpu_limit_s=0.25):
+        feed_id = await env.subscribe(fixture_site.url("/wp.xml"))
+        await storage.set_content_mode(env.db, feed_id, ContentMode.FEED)
+        summary = await env.pipeline.run_once()
+        assert (summary.errors, summary.new_entries) == (0, 2)
+        entries = {e.identity: e for e in await storage.recent_entries(env.db, 10, feed_id=feed_id)}
+        failed = await storage.get_article(env.db, entries["huge"].id)
+        assert failed is not None and failed.status is ArticleStatus.FAILED
+        assert "took longer than 0.25 s of CPU" in (failed.error or "")
+        ok = await storage.get_article(env.db, entries["short"].id)
+        assert ok is not None and ok.status is ArticleStatus.OK
+        # A failed article is stored, so the next pass does not try it again.
+        assert await storage.entries_needing_article(env.db, 10) == []
+        assert fixture_site.hits("/p/huge") == 0
