@@ -327,7 +327,10 @@ class Pipeline:
         if error:
             flog.warning("poll failed: %s", error)
         else:
-            flog.info(
+            # A poll that changed nothing is the common case: not worth a line at INFO.
+            changed = written.new_entry_ids or written.updated_entry_ids
+            flog.log(
+                logging.INFO if changed else logging.DEBUG,
                 "polled: %s, %d new, %d updated",
                 fetched.outcome.value,
                 len(written.new_entry_ids),
