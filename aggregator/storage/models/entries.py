@@ -16,6 +16,8 @@ class EntryRow(Base):
         UniqueConstraint("feed_id", "identity", name="uq_entries_feed_id_identity"),
         Index("ix_entries_published_at", "published_at"),
         Index("ix_entries_feed_id_published_at", "feed_id", "published_at"),
+        # A poll finds a feed's stored entries by link too (unstable guids).
+        Index("ix_entries_feed_id_url", "feed_id", "url"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
