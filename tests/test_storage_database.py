@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,37 @@ async def test_foreign_keys_cascade_on_sqlite(sqlite_url: str) -> None:
         await storage.remove_feed(db, feed.url)
         async with db.read() as conn:
             assert (await conn.execute(text("SELECT count(*) FROM fetch_log"))).scalar_one() == 0
+    finally:
+        await db.close()
+
+
+async def test_sqlite_timestamps_are_stored_as_one_sortable_text(sqlite_url: str) -> None:
+    # SQLite compares timestamps as text ("is this feed due?"): every writer must produce
+    # the same fixed format, in UTC, whatever the offset of the value it was given.
+    db = await Database.open(sqlite_url)
+    try:
+        await upgrade(db)
+        offset = timezone(timedelta(hours=-5))
+        moments = [
+            datetime(2026, 3, 1, 7, 0, tzinfo=offset),  # 12:00 UTC
+            datetime(2026, 3, 1, 12, 0, 0, 123, tzinfo=UTC),
+            datetime(999, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+        ]
+        for n, moment in enumerate(moments):
+            await storage.add_feed(db, NewFeed(f"https://a.example/{n}"), now=moment)
+        async with db.read() as conn:
+            stored = (
+                await conn.execute(text("SELECT created_at FROM feeds ORDER BY id"))
+            ).scalars()
+            assert list(stored) == [
+                "2026-03-01 12:00:00.000000",
+                "2026-03-01 12:00:00.000123",
+                "0999-01-02 03:04:05.000006",
+            ]
+            read_back = (
+                await conn.execute(select(feeds_table.c.created_at).order_by(feeds_table.c.id))
+            ).scalars()
+            assert list(read_back) == [m.astimezone(UTC) for m in moments]
     finally:
         await db.close()
 
