@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aggregator.errors import RuleError
+from aggregator.tagging.document import WordIndex
 from aggregator.tagging.language import (
     AndNode,
     GroupNode,
@@ -80,8 +81,10 @@ class Hit:
     field: str  # title | lead | body
 
 
-# Evaluates an expression over one unit: (symbols present, hits in the unit, words between).
-Evaluator = Callable[[AbstractSet[str], list[Hit], Callable[[Hit, Hit], int]], bool]
+# The word index of the title (True) or the text (False) of the document being matched.
+Words = Callable[[bool], WordIndex]
+# Evaluates an expression over one unit: (symbols present, hits in the unit, word indexes).
+Evaluator = Callable[[AbstractSet[str], list[Hit], Words], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,18 +343,90 @@ def _compile_evaluator(node: Node) -> Evaluator:
     right = frozenset(_positive(node.right))
     distance = node.distance
 
-    def near(symbols: AbstractSet[str], hits: list[Hit], words: Callable[[Hit, Hit], int]) -> bool:
+    def near(symbols: AbstractSet[str], hits: list[Hit], words: Words) -> bool:
         if symbols.isdisjoint(left) or symbols.isdisjoint(right):
             return False
-        lefts = [h for h in hits if not h.symbols.isdisjoint(left)]
-        rights = [h for h in hits if not h.symbols.isdisjoint(right)]
-        for a in lefts:
-            for b in rights:
-                if a is not b and a.in_title == b.in_title and words(a, b) <= distance:
-                    return True
-        return False
+        return near_hits(hits, left, right, distance, words)
 
     return near
+
+
+def near_hits(
+    hits: list[Hit],
+    left: AbstractSet[str],
+    right: AbstractSet[str],
+    distance: int,
+    words: Words,
+) -> bool:
+    """Whether a hit on ``left`` and another hit on ``right``, in the same field (title or
+    text), have at most ``distance`` words between them (0 when they touch or overlap).
+
+    One sweep over the hits in start order: for each hit, the hits of the other side that
+    start earlier are summed up by the furthest end and the furthest word number reached,
+    so each hit is compared once (O(k log n) for k hits) instead of with every other hit.
+    """
+    title: list[tuple[Hit, bool, bool]] = []
+    text: list[tuple[Hit, bool, bool]] = []
+    for hit in hits:
+        is_left = not hit.symbols.isdisjoint(left)
+        is_right = not hit.symbols.isdisjoint(right)
+        if is_left or is_right:
+            (title if hit.in_title else text).append((hit, is_left, is_right))
+    return any(
+        _near_sweep(side, distance, words(in_title))
+        for side, in_title in ((title, True), (text, False))
+        if side
+    )
+
+
+def _near_sweep(hits: list[tuple[Hit, bool, bool]], distance: int, index: WordIndex) -> bool:
+    hits.sort(key=lambda item: item[0].start)
+    # Over the hits that start before the current one, per side: the furthest end, and the
+    # highest word number counted from after an end (words between = before(start) - that).
+    end_left = end_right = -1
+    after_left: int | None = None
+    after_right: int | None = None
+    count = len(hits)
+    i = 0
+    while i < count:
+        start = hits[i][0].start
+        j = i + 1
+        while j < count and hits[j][0].start == start:
+            j += 1
+        group = hits[i:j]
+        if j - i > 1:  # hits starting together overlap: any left with any other right
+            lefts = [hit for hit, is_left, _ in group if is_left]
+            rights = [hit for hit, _, is_right in group if is_right]
+            if (
+                lefts
+                and rights
+                and (len(lefts) > 1 or len(rights) > 1 or lefts[0] is not rights[0])
+            ):
+                return True
+        before = -1
+        for _, is_left, is_right in group:
+            for earlier_end, earlier_after in (
+                (end_right, after_right) if is_left else (-1, None),
+                (end_left, after_left) if is_right else (-1, None),
+            ):
+                if earlier_after is None:
+                    continue
+                if start <= earlier_end:
+                    return True
+                if before < 0:
+                    before = index.before(start)
+                if before - earlier_after <= distance:
+                    return True
+        for hit, is_left, is_right in group:
+            after = index.after_end(hit.end)
+            if is_left:
+                end_left = max(end_left, hit.end)
+                after_left = after if after_left is None else max(after_left, after)
+            if is_right:
+                end_right = max(end_right, hit.end)
+                after_right = after if after_right is None else max(after_right, after)
+        i = j
+    return False
 
 
 # ---------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -19,7 +18,6 @@ from aggregator.tagging.compiler import (
 from aggregator.tagging.document import PreparedDocument, TaggableDocument, prepare
 from aggregator.tagging.scanner import MultiScanner
 
-_WORD = re.compile(r"\w+")
 EVIDENCE_PER_PART = 3
 SNIPPET_CONTEXT = 60
 SNIPPET_MAX = 240
@@ -156,15 +154,13 @@ def _evidence(doc: PreparedDocument, unit: _Unit, part: CompiledRulePart) -> dic
         lower_bound, upper_bound = doc.unit_span(unit.key[1], unit.key[0])
     else:
         lower_bound, upper_bound = 0, len(text)
-    terms: list[str] = []
+    terms: dict[str, None] = {}  # in order of appearance, each once (a dict: linear time)
     for hit in shown:
         source = doc.title if hit.in_title else doc.text
-        term = " ".join(source[hit.start : hit.end].split())
-        if term not in terms:
-            terms.append(term)
+        terms.setdefault(" ".join(source[hit.start : hit.end].split()))
     return {
         "field": first.field,
-        "terms": terms,
+        "terms": list(terms),
         "snippet": _snippet(text, first.start, same_field[-1].end, lower_bound, upper_bound),
     }
 
@@ -175,18 +171,6 @@ def _field_weight(topic: CompiledTopic, unit: _Unit) -> float:
     if unit.key[0] == "document":
         return max(topic.weights[hit.field] for hit in unit.hits)
     return topic.weights[unit.hits[0].field]
-
-
-def _words_between(doc: PreparedDocument) -> Any:
-    def words(a: Hit, b: Hit) -> int:
-        if a.start > b.start:
-            a, b = b, a
-        if b.start <= a.end:
-            return 0
-        source = doc.title_lower if a.in_title else doc.text_lower
-        return len(_WORD.findall(source, a.end, b.start))
-
-    return words
 
 
 def match(topic: CompiledTopic, document: TaggableDocument | PreparedDocument) -> MatchResult:
@@ -218,7 +202,7 @@ def _match(
     fired: list[str] = []
     parts: list[dict[str, Any]] = []
     missing_required: list[str] = []
-    words = _words_between(doc)
+    words = doc.words
     units_cache: dict[tuple[str, frozenset[str]], list[_Unit]] = {}
     present: set[str] = set().union(*[hit.symbols for hit in hits])
     for part in topic.rules:
