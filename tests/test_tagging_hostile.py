@@ -296,3 +296,30 @@ def test_evidence_lists_many_distinct_terms_once_each_in_order() -> None:
     (evidence,) = result.explanation["parts"][0]["evidence"]
     assert len(evidence["terms"]) > 5_000  # every distinct word up to the cap, once each
     assert evidence["terms"] == words[: len(evidence["terms"])]
+
+
+def test_a_span_is_tried_against_the_terms_it_may_match_and_gets_the_same_symbols() -> None:
+    topic = compile_topic(
+        "t",
+        "T",
+        "threshold = 1\n[groups]\n"
+        'a = ["kelvin*", "Kelvin", "{KGB}", "sanction*", "ſtraße", "straße", "Éclat", "éclat*"]\n'
+        'b = ["İran", "iran", "ıran", "2015 deal", ".net", "k"]\n'
+        '[[rules]]\nid = "a"\nmatch = "@a OR @b"\n',
+    )
+    spans = ["kelvin", "\u212aelvin", "\u212aelvins", "kgb", "KGB", "\u212aGB", "sanctionx"]
+    spans += ["ſanctions", "straße", "ſtraße", "éclat", "Éclat", "éclats", "iran", "İran", "ıran"]
+    spans += ["2015 deal", ".net", "k", "\u212a", "x", ""]
+    for span in spans:
+        for original in (span, span.upper(), span.title()):
+            insensitive: set[str] = set()
+            exact: set[str] = set()
+            for folded, case, symbols in topic.exact_terms:
+                if folded.fullmatch(span):
+                    if case is None:
+                        insensitive |= symbols
+                    elif case.fullmatch(original):
+                        exact |= symbols
+            expected = frozenset(insensitive | exact)
+            assert topic.symbols_for(span, original) == expected, (span, original)
+    assert topic.symbols_for("\u212aelvin", "\u212aelvin")  # the Kelvin sign folds to k

@@ -102,6 +102,17 @@ class CompiledRulePart:
     required_symbols: frozenset[str] = frozenset()  # all must occur for the part to fire
 
 
+# (case-folded full-match regex, exact-case regex for a {TERM} or None, symbols)
+ExactTerm = tuple[re.Pattern[str], re.Pattern[str] | None, frozenset[str]]
+
+
+def _first_character(term: str) -> str | None:
+    """The character every span of ``term`` starts with, lower-cased; None unless ASCII (a
+    case-insensitive match may pair other characters with ASCII ones: K and the Kelvin sign)."""
+    first = term[:1].lower()
+    return first if first.isascii() else None
+
+
 @dataclass(slots=True)
 class CompiledTopic:
     """A topic ready to match: one combined scanner for every term of every group and rule."""
@@ -115,7 +126,12 @@ class CompiledTopic:
     rules: tuple[CompiledRulePart, ...]
     scanner: TermScanner
     # (case-folded full-match regex, exact-case regex for {TERM}s or None, symbols)
-    exact_terms: tuple[tuple[re.Pattern[str], re.Pattern[str] | None, frozenset[str]], ...]
+    exact_terms: tuple[ExactTerm, ...]
+    exact_keys: tuple[str, ...]  # the text of each exact term, as written
+    # The exact terms that may match a span, by the span's first character when it is ASCII
+    # (terms starting with that character, and every term that starts with another kind);
+    # built on first use. Each new span is tried against a few terms, not all of them.
+    _terms_by_first: dict[str, tuple[ExactTerm, ...]] | None = None
     _span_cache: dict[str, tuple[frozenset[str], bool]] = field(default_factory=dict)
     _case_cache: dict[str, frozenset[str]] = field(default_factory=dict)
     # Raw scanned span -> symbols, for spans no case-sensitive term can match (the fast path),
@@ -138,6 +154,22 @@ class CompiledTopic:
         memo[key] = symbols
         return symbols
 
+    def _terms_for(self, span_lower: str) -> tuple[ExactTerm, ...]:
+        if self._terms_by_first is None:
+            by_first: dict[str, list[ExactTerm]] = {}
+            others: list[ExactTerm] = []
+            for key, term in zip(self.exact_keys, self.exact_terms, strict=True):
+                first = _first_character(key)
+                (others if first is None else by_first.setdefault(first, [])).append(term)
+            self._terms_by_first = {
+                first: (*terms, *others) for first, terms in by_first.items()
+            } | {"": tuple(others)}
+        first = _first_character(span_lower)
+        if first is None:
+            return self.exact_terms
+        terms = self._terms_by_first.get(first)
+        return self._terms_by_first[""] if terms is None else terms
+
     def symbols_for(self, span_lower: str, span_original: str) -> frozenset[str]:
         """Symbols carried by a scanned span (cached: the vocabulary of hits is small).
 
@@ -147,7 +179,7 @@ class CompiledTopic:
         if cached is None:
             insensitive: set[str] = set()
             has_case_sensitive = False
-            for folded, exact, symbols in self.exact_terms:
+            for folded, exact, symbols in self._terms_for(span_lower):
                 if folded.fullmatch(span_lower):
                     if exact is None:
                         insensitive |= symbols
@@ -163,7 +195,7 @@ class CompiledTopic:
         exact_symbols = self._case_cache.get(span_original)
         if exact_symbols is None:
             found: set[str] = set()
-            for _, exact, term_symbols in self.exact_terms:
+            for _, exact, term_symbols in self._terms_for(span_lower):
                 if exact is not None and exact.fullmatch(span_original):
                     found |= term_symbols
             exact_symbols = frozenset(found)
@@ -599,7 +631,7 @@ def compile_table(
         symbols.setdefault(term.key, set())
 
     ignored_keys = {t.key for t in ignore}
-    exact_terms: list[tuple[re.Pattern[str], re.Pattern[str] | None, frozenset[str]]] = []
+    exact_terms: list[ExactTerm] = []
     for key, spec in specs.items():
         term_symbols = IGNORED if key in ignored_keys else frozenset(symbols[key])
         exact = spec.exact_regex(case_sensitive=True) if spec.case_sensitive else None
@@ -618,4 +650,5 @@ def compile_table(
         rules=tuple(rules),
         scanner=scanner,
         exact_terms=tuple(exact_terms),
+        exact_keys=tuple(" ".join(spec.words) for spec in specs.values()),
     )
