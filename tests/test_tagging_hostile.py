@@ -22,6 +22,7 @@ from aggregator.tagging import (
     TaggableDocument,
     compile_topic,
     compile_topics,
+    compiler,
     load_default_topics,
     match,
     match_all,
@@ -211,7 +212,11 @@ _SIDES = [
 ]
 
 
-def test_near_sweep_agrees_with_the_pairwise_reference() -> None:
+@pytest.mark.parametrize("pairwise_limit", [0, compiler.PAIRWISE_LIMIT], ids=["sweep", "mixed"])
+def test_near_sweep_agrees_with_the_pairwise_reference(
+    pairwise_limit: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(compiler, "PAIRWISE_LIMIT", pairwise_limit)
     topic = compile_topic("t", "T", _GROUPS)
     rng = random.Random(20260101)
     agreed = {True: 0, False: 0}
@@ -232,7 +237,7 @@ def test_near_sweep_agrees_with_the_pairwise_reference() -> None:
             right = frozenset(s for s in known if s.startswith(right_name))
             distance = rng.choice([0, 0, 1, 2, 3, 5, 8])
             expected = _reference_near(hits, left, right, distance, doc)
-            assert near_hits(hits, left, right, distance, doc.words) == expected, (
+            assert near_hits(hits, left, right, distance, doc) == expected, (
                 title,
                 text,
                 left,

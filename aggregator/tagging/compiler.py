@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aggregator.errors import RuleError
-from aggregator.tagging.document import WordIndex
+from aggregator.tagging.document import PreparedDocument, WordIndex, words_between
 from aggregator.tagging.language import (
     AndNode,
     GroupNode,
@@ -81,10 +81,11 @@ class Hit:
     field: str  # title | lead | body
 
 
-# The word index of the title (True) or the text (False) of the document being matched.
-Words = Callable[[bool], WordIndex]
-# Evaluates an expression over one unit: (symbols present, hits in the unit, word indexes).
-Evaluator = Callable[[AbstractSet[str], list[Hit], Words], bool]
+# Evaluates an expression over one unit: (symbols present, hits in the unit, the document).
+Evaluator = Callable[[AbstractSet[str], list[Hit], PreparedDocument], bool]
+# NEAR with at most this many (left, right) pairs in a field reads the words between each
+# pair; with more, it sweeps over the hits with the document's word index.
+PAIRWISE_LIMIT = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,44 +342,44 @@ def _compile_evaluator(node: Node) -> Evaluator:
     # Terms and groups become set operations so common expressions cost one C call per unit.
     symbol = _symbol_of(node)
     if symbol is not None:
-        return lambda symbols, hits, words: symbol in symbols
+        return lambda symbols, hits, doc: symbol in symbols
     if isinstance(node, NotNode):
         negated = _symbol_of(node.operand)
         if negated is not None:
-            return lambda symbols, hits, words: negated not in symbols
+            return lambda symbols, hits, doc: negated not in symbols
         inner = _compile_evaluator(node.operand)
-        return lambda symbols, hits, words: not inner(symbols, hits, words)
+        return lambda symbols, hits, doc: not inner(symbols, hits, doc)
     if isinstance(node, AndNode | OrNode):
         simple = frozenset(s for s in map(_symbol_of, node.operands) if s is not None)
         rest = tuple(_compile_evaluator(o) for o in node.operands if _symbol_of(o) is None)
         if isinstance(node, AndNode):
             if not rest:
-                return lambda symbols, hits, words: simple <= symbols
+                return lambda symbols, hits, doc: simple <= symbols
             if len(rest) == 1:
                 (only,) = rest
-                return lambda symbols, hits, words: simple <= symbols and only(symbols, hits, words)
-            return lambda symbols, hits, words: (
-                simple <= symbols and all(check(symbols, hits, words) for check in rest)
+                return lambda symbols, hits, doc: simple <= symbols and only(symbols, hits, doc)
+            return lambda symbols, hits, doc: (
+                simple <= symbols and all(check(symbols, hits, doc) for check in rest)
             )
         if not rest:
-            return lambda symbols, hits, words: not simple.isdisjoint(symbols)
+            return lambda symbols, hits, doc: not simple.isdisjoint(symbols)
         if not simple and len(rest) == 2:
             first, second = rest
-            return lambda symbols, hits, words: (
-                first(symbols, hits, words) or second(symbols, hits, words)
+            return lambda symbols, hits, doc: (
+                first(symbols, hits, doc) or second(symbols, hits, doc)
             )
-        return lambda symbols, hits, words: (
-            not simple.isdisjoint(symbols) or any(check(symbols, hits, words) for check in rest)
+        return lambda symbols, hits, doc: (
+            not simple.isdisjoint(symbols) or any(check(symbols, hits, doc) for check in rest)
         )
     assert isinstance(node, NearNode)
     left = frozenset(_positive(node.left))
     right = frozenset(_positive(node.right))
     distance = node.distance
 
-    def near(symbols: AbstractSet[str], hits: list[Hit], words: Words) -> bool:
+    def near(symbols: AbstractSet[str], hits: list[Hit], doc: PreparedDocument) -> bool:
         if symbols.isdisjoint(left) or symbols.isdisjoint(right):
             return False
-        return near_hits(hits, left, right, distance, words)
+        return near_hits(hits, left, right, distance, doc)
 
     return near
 
@@ -388,27 +389,53 @@ def near_hits(
     left: AbstractSet[str],
     right: AbstractSet[str],
     distance: int,
-    words: Words,
+    doc: PreparedDocument,
 ) -> bool:
     """Whether a hit on ``left`` and another hit on ``right``, in the same field (title or
     text), have at most ``distance`` words between them (0 when they touch or overlap).
 
-    One sweep over the hits in start order: for each hit, the hits of the other side that
-    start earlier are summed up by the furthest end and the furthest word number reached,
-    so each hit is compared once (O(k log n) for k hits) instead of with every other hit.
+    A few pairs (the usual case: a sentence) are checked one by one, reading the words
+    between. More are checked in one sweep over the hits in start order: for each hit, the
+    hits of the other side that start earlier are summed up by the furthest end and the
+    furthest word number reached, so each hit is looked at once (O(k log n) for k hits)
+    instead of with every other hit, and no text is read twice.
     """
-    title: list[tuple[Hit, bool, bool]] = []
-    text: list[tuple[Hit, bool, bool]] = []
+    fields: tuple[list[tuple[Hit, bool, bool]], list[tuple[Hit, bool, bool]]] = ([], [])
+    pairs = [[0, 0], [0, 0]]  # per field (text, title): left hits, right hits
     for hit in hits:
         is_left = not hit.symbols.isdisjoint(left)
         is_right = not hit.symbols.isdisjoint(right)
         if is_left or is_right:
-            (title if hit.in_title else text).append((hit, is_left, is_right))
-    return any(
-        _near_sweep(side, distance, words(in_title))
-        for side, in_title in ((title, True), (text, False))
-        if side
-    )
+            fields[hit.in_title].append((hit, is_left, is_right))
+            counts = pairs[hit.in_title]
+            counts[0] += is_left
+            counts[1] += is_right
+    for in_title in (True, False):
+        side = fields[in_title]
+        lefts, rights = pairs[in_title]
+        if not lefts or not rights:
+            continue
+        if lefts * rights <= PAIRWISE_LIMIT:
+            if _near_pairs(side, distance, doc.field_lower(in_title)):
+                return True
+        elif _near_sweep(side, distance, doc.words(in_title)):
+            return True
+    return False
+
+
+def _near_pairs(hits: list[tuple[Hit, bool, bool]], distance: int, text: str) -> bool:
+    for a, is_left, _ in hits:
+        if not is_left:
+            continue
+        for b, _, is_right in hits:
+            if not is_right or a is b:
+                continue
+            first, second = (b, a) if a.start > b.start else (a, b)
+            if second.start <= first.end:
+                return True
+            if words_between(text, first.end, second.start) <= distance:
+                return True
+    return False
 
 
 def _near_sweep(hits: list[tuple[Hit, bool, bool]], distance: int, index: WordIndex) -> bool:

@@ -73,7 +73,7 @@ def _sentence_end_regex() -> re.Pattern[str]:
 # mark of the run that does not close an abbreviation. One regex doing both retried every mark
 # of a run that fails, which is quadratic in the run ("!!!!..." without a space).
 _END_MARK = _sentence_end_regex()
-_END_RUN = re.compile(r"(?<![.!?])[.!?]++[\"'”’)\]]*+[ \t]+(?![a-z])")
+_END_RUN = re.compile(r"[.!?](?<![.!?][.!?])[.!?]*+[\"'”’)\]]*+[ \t]+(?![a-z])")
 _END_MARKS = frozenset(".!?")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*")
 
@@ -194,6 +194,9 @@ class PreparedDocument:
             return 0
         return len(self.sentence_starts if scope == "sentence" else self.paragraph_starts)
 
+    def field_lower(self, in_title: bool) -> str:
+        return self.title_lower if in_title else self.text_lower
+
     def words(self, in_title: bool) -> WordIndex:
         """The word index of the title or the text (built on first use)."""
         if in_title:
@@ -240,6 +243,11 @@ class WordIndex:
         if end <= start:
             return 0
         return self.before(end) - self.after_end(start)
+
+
+def words_between(text: str, start: int, end: int) -> int:
+    """``WordIndex(text).between(start, end)`` without an index: reads the text between."""
+    return len(_WORD.findall(text, start, end)) if end > start else 0
 
 
 def prepare(document: TaggableDocument | PreparedDocument) -> PreparedDocument:

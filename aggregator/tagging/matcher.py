@@ -202,7 +202,6 @@ def _match(
     fired: list[str] = []
     parts: list[dict[str, Any]] = []
     missing_required: list[str] = []
-    words = doc.words
     units_cache: dict[tuple[str, frozenset[str]], list[_Unit]] = {}
     present: set[str] = set().union(*[hit.symbols for hit in hits])
     for part in topic.rules:
@@ -214,7 +213,7 @@ def _match(
         )
         units = _units_for(doc, hits, part.scope, part.fields, units_cache) if possible else ()
         for unit in units:
-            if not part.evaluate(unit.symbols, unit.hits, words):
+            if not part.evaluate(unit.symbols, unit.hits, doc):
                 continue
             fired_units.append(unit)
             if part.count == "units":
