@@ -4,7 +4,8 @@ Run: ``python benchmarks/tagging.py`` (finds ``../shared/corpus`` beside the rep
 ``$AGGREGATOR_SHARED_DIR/corpus``). Prints, per topic, precision / recall / F1 of the shipped
 default topics and of the two keyword baselines of ``corpus/tagging/README.md``, measured in
 the same run, then articles tagged per second of CPU time (one core) for the tagging stage
-alone (document in, results with explanations out), with the baseline's speed for scale.
+alone (document in, results with explanations out), with the baseline's speed for scale, and
+the time one hostile entry takes (a megabyte of news text on one line, NEAR on every hit).
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from aggregator.tagging import (  # noqa: E402
     TaggableDocument,
+    compile_topic,
     compile_topics,
     load_default_topics,
     match_all,
 )
+from aggregator.tagging.document import MAX_TEXT_CHARS, MAX_TITLE_CHARS  # noqa: E402
 
 SLUGS = ("us-iran", "sanctions")
 Article = dict[str, object]
@@ -136,6 +139,48 @@ def all_cores_rate(path: Path, rounds: int) -> tuple[int, float]:
     return cores, sum(n for n, _ in results) / max(seconds for _, seconds in results)
 
 
+# A topic whose NEAR sides occur all over a long news text: one part holds early, the others
+# never (no "sanctions" within a word of a U.S. name), so every hit is compared.
+NEAR_TOPIC = """
+threshold = 1
+[groups]
+us = ["United States", "U.S.", "White House", "Washington", "Trump"]
+iran = ["Iran", "Iranian", "Iran's", "Tehran", "Khamenei"]
+[[rules]]
+id = "never"
+match = "sanctions NEAR/1 @us"
+scope = "paragraph"
+[[rules]]
+id = "never-document"
+match = "sanctions NEAR/1 @us"
+scope = "document"
+[[rules]]
+id = "near"
+match = "@us NEAR/8 @iran"
+scope = "document"
+"""
+
+
+def hostile_rates(articles: list[Article]) -> None:
+    """Milliseconds to tag a megabyte entry made of the corpus's own text on one line (as
+    feed content reaches the tagger: one paragraph), with the default topics and with a
+    topic of NEAR parts."""
+    labelled = [a for a in articles if "us-iran" in a["labels"]]  # type: ignore[operator]
+    line = " ".join(" ".join(str(a["text"]).split()) for a in labelled + articles)
+    text = (line * (1_000_000 // len(line) + 1))[:1_000_000]
+    document = TaggableDocument(title="Iran and the U.S.", body=text)
+    for name, topics in (
+        ("default topics", compile_topics(load_default_topics())),
+        ("NEAR topic", [compile_topic("near", "Near", NEAR_TOPIC)]),
+    ):
+        best = float("inf")
+        for _ in range(3):
+            started = time.process_time()
+            match_all(topics, document)
+            best = min(best, time.process_time() - started)
+        print(f"  1 MB entry, {name:<15} {best * 1000:>9,.1f} ms (CPU, best of 3)")
+
+
 def main() -> int:
     path = corpus_dir() / "tagging" / "articles.jsonl"
     if not path.is_file():
@@ -156,7 +201,17 @@ def main() -> int:
         ("baseline (a) keyword, whole text", score(articles, keyword_tags)),
         ("baseline (b) keyword, title + 2 sentences", score(articles, keyword_lead_tags)),
     ]
-    print(f"dev corpus: {len(articles)} articles ({path.parent.name}/{path.name})\n")
+    print(f"dev corpus: {len(articles)} articles ({path.parent.name}/{path.name})")
+    longest_text = max(len(str(a["text"])) for a in articles)
+    longest_title = max(len(str(a["title"])) for a in articles)
+    cut = sum(
+        len(str(a["text"])) > MAX_TEXT_CHARS or len(str(a["title"])) > MAX_TITLE_CHARS
+        for a in articles
+    )
+    print(
+        f"longest text {longest_text:,} characters, title {longest_title:,} "
+        f"(read: {MAX_TEXT_CHARS:,} / {MAX_TITLE_CHARS:,}); articles cut: {cut}\n"
+    )
     print(f"{'tagger':<44}" + "".join(f"{slug + '  P / R / F1':>26}" for slug in SLUGS))
     for name, scores in rows:
         cells = "".join(f"{'{:.3f} / {:.3f} / {:.3f}'.format(*scores[s]):>26}" for s in SLUGS)
@@ -182,6 +237,7 @@ def main() -> int:
     print(
         f"  all {cores} cores   {wall_rate:>9,.0f} articles/s (wall clock, shared with whatever else runs)"
     )
+    hostile_rates(articles)
     target = 2000
     print(
         f"  target          {target:>9,} articles/s per core: {'met' if rate >= target else 'NOT met'}"
