@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -63,3 +64,20 @@ class UTCDateTime(TypeDecorator[datetime]):
         if isinstance(value, str):  # raw SQL on SQLite may hand back the stored text
             value = datetime.fromisoformat(value)
         return to_utc(value)
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        # On SQLite, one step in C (isoformat) instead of ours and then SQLAlchemy's
+        # generic DATETIME formatting: a poll writes three timestamps per entry. The text
+        # is the one SQLAlchemy writes, "YYYY-MM-DD HH:MM:SS.ffffff", so rows written
+        # either way compare and sort alike (tests/test_storage_database.py checks it).
+        def process(value: Any) -> str | None:
+            if value is None:
+                return None
+            if not isinstance(value, datetime):
+                raise TypeError(f"expected a datetime, got {type(value).__name__}")
+            return to_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+        return process
