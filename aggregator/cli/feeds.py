@@ -321,7 +321,7 @@ def fetch(
         click.echo(
             f"polled {summary.feeds} feeds: {summary.not_modified} not modified, "
             f"{summary.new_entries} new entries, {summary.updated_entries} updated, "
-            f"{summary.errors} errors in {summary.seconds:.1f} s"
+            f"{summary.errors} errors in {summary.seconds:.2f} s"
         )
         for message in summary.error_messages[:20]:
             click.echo(f"  error: {message}", err=True)
