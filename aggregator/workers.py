@@ -231,6 +231,27 @@ class CpuPool:
             )
         return self._executor
 
+    async def start(self) -> list[int]:
+        """Start the worker processes now; their process ids (none when running in threads).
+
+        Each worker imports the parser and the extractor before its first document: done
+        at start-up, the first documents of a pass do not wait about half a second for it.
+        """
+        if self.workers <= 1:
+            return []
+        executor = self._pool()
+        loop = asyncio.get_running_loop()
+        # Idle workers take several of these at once: ask until every worker has answered.
+        pids: set[int] = set()
+        for _ in range(10):
+            answers = await asyncio.gather(
+                *(loop.run_in_executor(executor, _worker_pid) for _ in range(self.workers))
+            )
+            pids.update(answers)
+            if len(pids) >= self.workers:
+                break
+        return sorted(pids)
+
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``fn(*args, **kwargs)`` in a worker; ``CpuLimitError`` past the CPU-time limit,
         ``WorkerCrashedError`` when the worker died."""
@@ -260,6 +281,12 @@ class CpuPool:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
+
+
+def _worker_pid() -> int:
+    # Long enough that one worker does not take every call before the others exist.
+    time.sleep(0.05)
+    return os.getpid()
 
 
 def _death_cause(executor: ProcessPoolExecutor) -> str:

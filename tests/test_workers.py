@@ -55,6 +55,19 @@ async def test_a_dead_worker_fails_one_call_and_the_pool_recovers() -> None:
         pool.close()
 
 
+async def test_start_readies_every_worker_before_the_first_document() -> None:
+    pool = CpuPool(2)
+    try:
+        pids = await pool.start()
+        assert len(pids) == 2 and os.getpid() not in pids
+        # The documents then run in those same workers: none is started on demand.
+        answers = await asyncio.gather(*(pool.run(os.getpid) for _ in range(6)))
+        assert set(answers) <= set(pids)
+    finally:
+        pool.close()
+    assert await CpuPool(1).start() == []  # threads: nothing to start
+
+
 OWNER = """
 import asyncio, sys
 from datetime import UTC, datetime

@@ -309,6 +309,7 @@ def fetch(
                 for url in feed_urls:
                     await _feed_by_url(db, url)  # not subscribed -> one line
             async with pipeline_for(settings, db) as pipeline:
+                await pipeline.cpu.start()  # workers ready before the first document
                 progress = _Progress(enabled=sys.stderr.isatty())
                 with progress:
                     summary = await pipeline.run_once(

@@ -61,6 +61,7 @@ async def serve_forever(
                 settings=settings, db=db, fetcher=fetcher, tagger=tagger, metrics=metrics
             )
             if with_worker:
+                await pipeline.cpu.start()  # workers ready before the first tick
                 scheduler = Scheduler(pipeline)
                 scheduler.start()
             if with_web:
