@@ -11,6 +11,7 @@ import pytest
 from aggregator import decide, storage
 from aggregator.errors import DuplicateFeedError, FeedNotFoundError
 from aggregator.storage import Database
+from aggregator.storage.migrate import upgrade
 from aggregator.types import (
     ContentMode,
     EntryData,
