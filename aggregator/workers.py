@@ -267,12 +267,14 @@ class CpuPool:
         except BrokenProcessPool:
             # One worker died; the pool is unusable. Start a new one for the next documents.
             if self._executor is executor:
+                processes = list((getattr(executor, "_processes", None) or {}).values())
+                self.close()
+                cause = await asyncio.to_thread(_death_cause, processes)
                 log.error(
                     "a worker process died while running %s%s; restarting the pool",
                     getattr(fn, "__name__", fn),
-                    _death_cause(executor),
+                    cause,
                 )
-                self.close()
             raise WorkerCrashedError(
                 "the worker process handling this document died (too large or malformed?)"
             ) from None
@@ -289,13 +291,19 @@ def _worker_pid() -> int:
     return os.getpid()
 
 
-def _death_cause(executor: ProcessPoolExecutor) -> str:
-    """`` (ended by SIGXCPU ...)`` when a worker was ended by a signal, for the log."""
-    processes = getattr(executor, "_processes", None) or {}
-    for process in list(processes.values()):
-        code = process.exitcode
-        if code is not None and code < 0:
-            if -code == signal.SIGXCPU:
-                return " (ended by the kernel past its CPU backstop, SIGXCPU)"
-            return f" (ended by {signal.Signals(-code).name})"
+def _death_cause(processes: list[Any], wait_s: float = 2.0) -> str:
+    """`` (ended by SIGXCPU ...)`` when a worker was ended by a signal, for the log.
+
+    A forkserver child's exit code reaches this process a moment after the pool is found
+    broken: wait a little for it (in a thread), and name the kernel's SIGXCPU first (the
+    pool then ends the other workers with SIGTERM).
+    """
+    deadline = time.monotonic() + wait_s
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+    codes = [p.exitcode for p in processes if p.exitcode is not None and p.exitcode < 0]
+    if -signal.SIGXCPU in codes:
+        return " (ended by the kernel past its CPU backstop, SIGXCPU)"
+    if codes:
+        return f" (ended by {signal.Signals(-codes[0]).name})"
     return ""
