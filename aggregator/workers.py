@@ -216,6 +216,9 @@ class CpuPool:
         self.workers = auto_workers(workers)
         self.cpu_limit_s = cpu_limit_s
         self._executor: ProcessPoolExecutor | None = None
+        # The pool's worker processes as they start: a broken pool may already have
+        # forgotten them when the caller hears of it, and their exit codes say why.
+        self._worker_processes: dict[int, Any] = {}
 
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is None:
@@ -250,6 +253,7 @@ class CpuPool:
             pids.update(answers)
             if len(pids) >= self.workers:
                 break
+        self._worker_processes.update(getattr(executor, "_processes", None) or {})
         return sorted(pids)
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -261,13 +265,16 @@ class CpuPool:
             return await asyncio.to_thread(_thread_watch.run, call, self.cpu_limit_s, task)
         executor = self._pool()
         try:
-            return await asyncio.get_running_loop().run_in_executor(
+            result = asyncio.get_running_loop().run_in_executor(
                 executor, functools.partial(run_limited, call, self.cpu_limit_s, task)
             )
+            # A submit starts a worker when none is idle (at most ``workers``).
+            self._worker_processes.update(getattr(executor, "_processes", None) or {})
+            return await result
         except BrokenProcessPool:
             # One worker died; the pool is unusable. Start a new one for the next documents.
             if self._executor is executor:
-                processes = list((getattr(executor, "_processes", None) or {}).values())
+                processes = list(self._worker_processes.values())
                 self.close()
                 cause = await asyncio.to_thread(_death_cause, processes)
                 log.error(
@@ -283,6 +290,7 @@ class CpuPool:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
+        self._worker_processes = {}
 
 
 def _worker_pid() -> int:
