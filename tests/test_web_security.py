@@ -224,6 +224,35 @@ async def test_wrong_passwords_lock_out_then_recover(client: TestClient, clock: 
     assert (await sign_in(client)) != token
 
 
+async def test_an_account_locked_in_the_database_answers_like_a_wrong_password(
+    client: TestClient, clock: Clock
+) -> None:
+    # Five failures lock the account in the database for longer than the in-memory
+    # throttle. Past the in-memory lock, a "locked" answer only existing accounts could
+    # give would tell which names exist: the locked account answers as a wrong password
+    # does, and the right password does not get in until the stored lock has passed.
+    for _ in range(5):
+        token = await csrf_token(client)
+        await client.post(
+            "/login",
+            data={"csrf_token": token, "username": CURATOR, "password": "wrong password"},
+        )
+    clock.now += timedelta(minutes=2)  # past the in-memory lock (60 s), not the stored one
+    token = await csrf_token(client)
+    locked = await client.post(
+        "/login",
+        data={"csrf_token": token, "username": CURATOR, "password": PASSWORD},
+        allow_redirects=False,
+    )
+    assert locked.status == 401
+    text = await locked.text()
+    assert "Wrong user name or password." in text and "Too many" not in text
+    assert (await client.get("/curate/feeds", allow_redirects=False)).status == 302
+    clock.now += timedelta(hours=1)  # past every lock: the right password works again
+    await sign_in(client)
+    assert (await client.get("/curate/feeds", allow_redirects=False)).status == 200
+
+
 async def test_unknown_user_and_wrong_password_look_the_same(client: TestClient) -> None:
     token = await csrf_token(client)
     unknown = await client.post(

@@ -112,8 +112,10 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     wait = context.throttle.retry_after(*keys)
     now = context.clock()
     user = await context.store.get_user(name) if name else None
-    if wait == 0 and user is not None and user.locked_until is not None and user.locked_until > now:
-        wait = (user.locked_until - now).total_seconds()
+    # An account locked in the database (after repeated failures, in any web process)
+    # refuses even the right password, but answers exactly as a wrong password does: a
+    # "locked" answer that only existing accounts can give would tell which names exist.
+    stored_lock = user is not None and user.locked_until is not None and user.locked_until > now
     if wait > 0:
         page = render(
             request,
@@ -131,7 +133,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     verified = await asyncio.to_thread(
         verify_password, user.password_hash if user else None, password
     )
-    if user is None or not verified:
+    if user is None or not verified or stored_lock:
         _log_lockouts(context.throttle.failure(*keys), address)
         if user is not None:
             await context.store.record_login(user.name, False, now)
@@ -141,7 +143,10 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             status=401,
             title="Sign in",
             next=target,
-            error="Wrong user name or password.",
+            error=(
+                "Wrong user name or password. After repeated failures, sign-in is refused "
+                "for a while."
+            ),
         )
     context.throttle.success(*keys)
     await context.store.record_login(user.name, True, now)
