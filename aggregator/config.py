@@ -47,19 +47,17 @@ def _database_url(value: str) -> bool:
 
 
 def _networks(value: str) -> bool:
-    from aggregator.netguard import parse_allowed_networks
-
     try:
-        parse_allowed_networks(value)
+        parse_networks(value, "")
     except ConfigError:
         return False
     return True
 
 
-def parse_trusted_proxies(text: str) -> tuple[IPNetwork, ...]:
-    """Parse ``AGGREGATOR_TRUSTED_PROXIES`` (``"127.0.0.1/32, 10.0.0.0/8, ::1"``) into
+def parse_networks(text: str, setting: str) -> tuple[IPNetwork, ...]:
+    """Parse comma-separated CIDR blocks (``"127.0.0.1/32, 10.0.0.0/8, ::1"``) into
     networks; empty text: none. A bare address means just that address. Raises
-    ``ConfigError`` naming the setting and the bad block."""
+    ``ConfigError`` naming ``setting`` and the bad block."""
     networks: list[IPNetwork] = []
     for raw in text.split(","):
         block = raw.strip()
@@ -69,18 +67,15 @@ def parse_trusted_proxies(text: str) -> tuple[IPNetwork, ...]:
             networks.append(ipaddress.ip_network(block, strict=False))
         except ValueError as exc:
             raise ConfigError(
-                f"{env_name('trusted_proxies')}: {block!r} is not a CIDR block "
+                f"{setting}: {block!r} is not a CIDR block "
                 f"(expected e.g. 127.0.0.1/32 or 10.0.0.0/8): {exc}"
             ) from None
     return tuple(networks)
 
 
-def _proxies(value: str) -> bool:
-    try:
-        parse_trusted_proxies(value)
-    except ConfigError:
-        return False
-    return True
+def parse_trusted_proxies(text: str) -> tuple[IPNetwork, ...]:
+    """``AGGREGATOR_TRUSTED_PROXIES`` as networks (see ``parse_networks``)."""
+    return parse_networks(text, env_name("trusted_proxies"))
 
 
 def _http_url(value: str) -> bool:
@@ -124,7 +119,7 @@ class Settings:
         "example `127.0.0.1/32`). A request from one of them is taken to come from the "
         "right-most address in `X-Forwarded-For` that is not itself a trusted proxy (sign-in "
         "throttling and logs use it). Empty: `X-Forwarded-For` is ignored.",
-        Check("comma-separated CIDR blocks such as 127.0.0.1/32,10.0.0.0/8", _proxies),
+        Check("comma-separated CIDR blocks such as 127.0.0.1/32,10.0.0.0/8", _networks),
     )
     feed_page_size: int = setting(50, "Entries per topic feed page.", _between(1, 1000))
     feed_page_max: int = setting(200, "Largest `?limit=` a topic feed accepts.", _between(1, 5000))

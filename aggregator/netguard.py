@@ -24,10 +24,9 @@ from urllib.parse import urlsplit
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
-from aggregator.errors import ConfigError
+from aggregator.config import IPNetwork, env_name, parse_networks
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 ALLOWED_SCHEMES: frozenset[str] = frozenset({"http", "https"})
 
@@ -96,23 +95,8 @@ class BadURLError(ValueError):
 
 
 def parse_allowed_networks(text: str) -> tuple[IPNetwork, ...]:
-    """Parse ``"127.0.0.1/32, 10.1.0.0/16, ::1"`` into networks (empty text: none).
-
-    A bare address means just that address. Raises ``ConfigError`` naming the bad block.
-    """
-    networks: list[IPNetwork] = []
-    for raw in text.split(","):
-        block = raw.strip()
-        if not block:
-            continue
-        try:
-            networks.append(ipaddress.ip_network(block, strict=False))
-        except ValueError as exc:
-            raise ConfigError(
-                f"AGGREGATOR_ALLOWED_NETWORKS: {block!r} is not a CIDR block "
-                f"(expected e.g. 127.0.0.1/32 or 10.0.0.0/8): {exc}"
-            ) from exc
-    return tuple(networks)
+    """``AGGREGATOR_ALLOWED_NETWORKS`` as networks (see ``config.parse_networks``)."""
+    return parse_networks(text, env_name("allowed_networks"))
 
 
 def _parse_ip(ip: str | IPAddress) -> IPAddress | None:
