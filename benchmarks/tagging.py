@@ -30,6 +30,7 @@ from aggregator.tagging import (  # noqa: E402
     match_all,
 )
 from aggregator.tagging.document import MAX_TEXT_CHARS, MAX_TITLE_CHARS  # noqa: E402
+from tests.tagging_support import NEAR_TOPIC  # noqa: E402
 
 SLUGS = ("us-iran", "sanctions")
 Article = dict[str, object]
@@ -137,28 +138,6 @@ def all_cores_rate(path: Path, rounds: int) -> tuple[int, float]:
     with ProcessPoolExecutor(max_workers=cores) as pool:
         results = list(pool.map(_tag_corpus, [str(path)] * cores, [rounds] * cores))
     return cores, sum(n for n, _ in results) / max(seconds for _, seconds in results)
-
-
-# A topic whose NEAR sides occur all over a long news text: one part holds early, the others
-# never (no "sanctions" within a word of a U.S. name), so every hit is compared.
-NEAR_TOPIC = """
-threshold = 1
-[groups]
-us = ["United States", "U.S.", "White House", "Washington", "Trump"]
-iran = ["Iran", "Iranian", "Iran's", "Tehran", "Khamenei"]
-[[rules]]
-id = "never"
-match = "sanctions NEAR/1 @us"
-scope = "paragraph"
-[[rules]]
-id = "never-document"
-match = "sanctions NEAR/1 @us"
-scope = "document"
-[[rules]]
-id = "near"
-match = "@us NEAR/8 @iran"
-scope = "document"
-"""
 
 
 def hostile_rates(articles: list[Article]) -> None:

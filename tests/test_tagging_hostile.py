@@ -40,33 +40,11 @@ from aggregator.tagging.document import (
 from aggregator.tagging.matcher import _scan
 from aggregator.types import Entry, Topic
 from tests.pipeline_support import US_IRAN_PARAGRAPHS
+from tests.tagging_support import NEAR_TOPIC
 
 MEGABYTE = 1_000_000
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
-# Sides that occur in every repetition of US_IRAN_PARAGRAPHS: "near" holds (U.S. and Iranian
-# are two words apart), "never" cannot ("sanctions" is never within a word of a U.S. name).
-NEAR_TOPIC = """
-threshold = 1
-[groups]
-us = ["United States", "U.S.", "White House", "Washington", "Trump"]
-iran = ["Iran", "Iranian", "Iran's", "Tehran", "Khamenei"]
-
-[[rules]]
-id = "never"
-match = "sanctions NEAR/1 @us"
-scope = "paragraph"
-
-[[rules]]
-id = "never-document"
-match = "sanctions NEAR/1 @us"
-scope = "document"
-
-[[rules]]
-id = "near"
-match = "@us NEAR/8 @iran"
-scope = "document"
-"""
 # Words the default sanctions topic reads as another sense of "sanction" (court, league ...),
 # far from every "sanctions": its NEAR/5 exclusion never holds, on every one of them.
 OTHER_SENSE = "The court adjourned and the league coach spoke to the club after the tournament."
