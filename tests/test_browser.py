@@ -23,35 +23,20 @@ from aggregator.publish import entry_id_uri
 from aggregator.storage import Database
 from aggregator.tagger import Tagger
 from aggregator.tagging import load_default_topics
-from tests.conftest import REPO_ROOT
+from tests.browser_support import (
+    BROWSER_MARKS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    Browser,
+    Page,
+    async_playwright,
+    shot,
+)
 from tests.fixture_site import FixtureSite, rss_feed
 from tests.web_support import CURATOR, PASSWORD, Seeded, WebTestSettings, open_seeded_copy
 from web.app import create_app
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-ARTIFACTS = REPO_ROOT / "test-artifacts"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)",
-    ),
-]
-
-try:
-    from playwright.async_api import Browser, Page, async_playwright
-except ImportError:  # pragma: no cover - the test extra installs it
-    pytestmark.append(pytest.mark.skip(reason="the playwright package is not installed"))
+pytestmark = BROWSER_MARKS
 
 
 @dataclass
@@ -130,11 +115,6 @@ async def browser() -> AsyncIterator[Browser]:
 async def new_page(browser: Browser, width: int = 1200) -> Page:
     context = await browser.new_context(viewport={"width": width, "height": 900})
     return await context.new_page()
-
-
-async def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 async def sign_in(page: Page, base: str) -> None:

@@ -10,23 +10,12 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from tests.browser_support import BROWSER_MARKS, CHROMIUM, CHROMIUM_ARGS, async_playwright, shot
 from tests.search_support import add_convoy_entries, add_hostile_entries
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, shot
 from tests.web_support import NOW, WebTestSettings, open_seeded_copy
 from web.app import create_app
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)",
-    ),
-]
-
-try:
-    from playwright.async_api import async_playwright
-except ImportError:  # pragma: no cover - the test extra installs it
-    pytestmark.append(pytest.mark.skip(reason="the playwright package is not installed"))
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture
