@@ -11,7 +11,7 @@ import logging
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from tests.web_support import (
     NOW,
     PASSWORD,
     PASSWORD_HASH,
+    Clock,
     WebTestSettings,
     csrf_token,
     open_seeded_copy,
@@ -40,19 +41,6 @@ OTHER_CURATOR = "bob"
 LOCKED = 429
 WRONG = 401
 SIGNED_IN = 303
-
-
-class Clock:
-    """A settable clock for both the app (datetimes) and the throttle (seconds)."""
-
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def seconds(self) -> float:
-        return self.now.timestamp()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import asyncio
 import io
 import re
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,8 @@ from aggregator import storage
 from aggregator.storage import Database
 from tests.web_support import (
     CURATOR,
-    NOW,
     PASSWORD,
+    Clock,
     Seeded,
     WebTestSettings,
     csrf_token,
@@ -32,19 +32,6 @@ from tests.web_support import (
 )
 from web.app import create_app
 from web.security import LoginThrottle, SessionSigner, new_session, safe_next
-
-
-class Clock:
-    """A settable clock for both the app (datetimes) and the throttle (seconds)."""
-
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def seconds(self) -> float:
-        return self.now.timestamp()
 
 
 @pytest.fixture

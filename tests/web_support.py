@@ -33,6 +33,21 @@ from aggregator.types import (
 )
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    """A settable clock for both the app (datetimes) and the throttle (seconds)."""
+
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def seconds(self) -> float:
+        return self.now.timestamp()
+
+
 CURATOR = "alice"
 PASSWORD = "correct horse battery staple"
 # Argon2 hashes carry their own cost parameters, so a cheap hash made here verifies fast in
