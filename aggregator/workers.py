@@ -268,8 +268,8 @@ class CpuPool:
             result = asyncio.get_running_loop().run_in_executor(
                 executor, functools.partial(run_limited, call, self.cpu_limit_s, task)
             )
-            # A submit starts a worker when none is idle (at most ``workers``).
-            self._worker_processes.update(getattr(executor, "_processes", None) or {})
+            if len(self._worker_processes) < self.workers:  # a submit may have started one
+                self._worker_processes.update(getattr(executor, "_processes", None) or {})
             return await result
         except BrokenProcessPool:
             # One worker died; the pool is unusable. Start a new one for the next documents.
