@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -26,8 +25,6 @@ from aggregator.types import (
     Article,
     ArticleStatus,
     EntryPlan,
-    FeedStatus,
-    FeedUpdate,
     FetchLogRecord,
     FetchOutcome,
     MatchOrigin,
@@ -35,10 +32,9 @@ from aggregator.types import (
     NewFeed,
     TopicMatch,
 )
-from tests.web_support import WebTestSettings
+from tests.storage_helpers import ok_update
+from tests.web_support import NOW, WebTestSettings
 from web.app import create_app
-
-NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 # One payload per technique, after the categories of the public XSS filter-evasion cheat sheets.
 PAYLOADS = [
@@ -213,21 +209,7 @@ async def hostile(
             hostile_feed(site), f"{site}/feed.xml", content_type="application/rss+xml", now=NOW
         )
         assert len(data.entries) == len(PAYLOADS)
-        update = FeedUpdate(
-            fetched_at=NOW,
-            status=FeedStatus.OK,
-            next_poll_at=NOW,
-            poll_interval_s=3600,
-            error_count=0,
-            last_error=None,
-            last_error_at=None,
-            first_error_at=None,
-            last_success_at=NOW,
-            etag=None,
-            last_modified=None,
-            body_hash="b",
-            title=data.title,
-        )
+        update = ok_update(NOW, next_poll_at=NOW, etag=None, body_hash="b", title=data.title)
         log = FetchLogRecord(
             feed_id=feed.id,
             started_at=NOW,

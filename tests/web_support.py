@@ -22,8 +22,6 @@ from aggregator.types import (
     ArticleStatus,
     EntryData,
     EntryPlan,
-    FeedStatus,
-    FeedUpdate,
     FetchLogRecord,
     FetchOutcome,
     MatchOrigin,
@@ -31,6 +29,7 @@ from aggregator.types import (
     NewFeed,
     TopicMatch,
 )
+from tests.storage_helpers import ok_update
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -93,23 +92,6 @@ def _entry(identity: str, title: str, published: datetime, html: str = "<p>Text<
     )
 
 
-def _update(now: datetime) -> FeedUpdate:
-    return FeedUpdate(
-        fetched_at=now,
-        status=FeedStatus.OK,
-        next_poll_at=now + timedelta(hours=1),
-        poll_interval_s=3600,
-        error_count=0,
-        last_error=None,
-        last_error_at=None,
-        first_error_at=None,
-        last_success_at=now,
-        etag=None,
-        last_modified=None,
-        body_hash="b",
-    )
-
-
 def _log(feed_id: int, now: datetime) -> FetchLogRecord:
     return FetchLogRecord(
         feed_id=feed_id,
@@ -161,7 +143,7 @@ async def open_seeded_database(url: str, entries: int = 8) -> tuple[Database, Se
         db,
         feed_id=feed.id,
         owner="test",
-        update=_update(NOW),
+        update=ok_update(NOW, etag=None, body_hash="b"),
         plan=EntryPlan(new=(xss, *plain)),
         log=_log(feed.id, NOW),
         now=NOW,
@@ -170,7 +152,7 @@ async def open_seeded_database(url: str, entries: int = 8) -> tuple[Database, Se
         db,
         feed_id=other.id,
         owner="test",
-        update=_update(NOW),
+        update=ok_update(NOW, etag=None, body_hash="b"),
         plan=EntryPlan(new=(_entry("wire-1", "Wire: Iran sanctions", NOW - timedelta(days=3)),)),
         log=_log(other.id, NOW),
         now=NOW,
