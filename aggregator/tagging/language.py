@@ -158,6 +158,9 @@ class _Token:
     distance: int = 0
 
 
+_CLOSERS = {'"': '"', "{": "}"}
+
+
 def _tokenize(expression: str, where: str) -> list[_Token]:
     tokens: list[_Token] = []
     index = 0
@@ -170,17 +173,11 @@ def _tokenize(expression: str, where: str) -> list[_Token]:
         elif char in "()":
             tokens.append(_Token(char, column))
             index += 1
-        elif char == '"':
-            end = expression.find('"', index + 1)
+        elif char in _CLOSERS:  # a quoted phrase or a {braced} term, up to its closer
+            end = expression.find(_CLOSERS[char], index + 1)
             if end < 0:
-                raise RuleError(f"{where}: position {column}: unclosed quote")
-            term = parse_term(expression[index : end + 1], f"{where}: position {column}")
-            tokens.append(_Token("term", column, term=term))
-            index = end + 1
-        elif char == "{":
-            end = expression.find("}", index + 1)
-            if end < 0:
-                raise RuleError(f"{where}: position {column}: unclosed {{")
+                what = "quote" if char == '"' else "{"
+                raise RuleError(f"{where}: position {column}: unclosed {what}")
             term = parse_term(expression[index : end + 1], f"{where}: position {column}")
             tokens.append(_Token("term", column, term=term))
             index = end + 1
