@@ -46,31 +46,13 @@ format: $(STAMP)
 	$(BIN)/ruff format aggregator web tests benchmarks
 	$(BIN)/ruff check --fix aggregator web tests benchmarks
 
-bench: bench-poll bench-fetch bench-parse bench-storage bench-opml bench-extraction bench-tagging bench-web
+BENCHMARKS := poll fetch parse storage opml extraction tagging web
 
-bench-poll: $(STAMP)
-	$(BIN)/python benchmarks/poll.py
+bench: $(addprefix bench-,$(BENCHMARKS))
 
-bench-fetch: $(STAMP)
-	$(BIN)/python benchmarks/fetch.py
-
-bench-storage: $(STAMP)
-	$(BIN)/python benchmarks/storage.py
-
-bench-parse: $(STAMP)
-	$(BIN)/python benchmarks/parse.py
-
-bench-opml: $(STAMP)
-	$(BIN)/python benchmarks/opml.py
-
-bench-extraction: $(STAMP)
-	$(BIN)/python benchmarks/extraction.py
-
-bench-tagging: $(STAMP)
-	$(BIN)/python benchmarks/tagging.py
-
-bench-web: $(STAMP)
-	$(BIN)/python benchmarks/web.py
+# bench-NAME runs benchmarks/NAME.py
+$(addprefix bench-,$(BENCHMARKS)): bench-%: $(STAMP)
+	$(BIN)/python benchmarks/$*.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts
