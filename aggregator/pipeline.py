@@ -129,13 +129,14 @@ class Pipeline:
     ) -> PollSummary:
         """One pass: claim due (or all / named) feeds in batches and poll them concurrently.
 
-        The next batch is claimed as soon as the last feed of the current one has started,
-        so up to ``poll_concurrency`` feeds are always in flight: no slot waits at a batch
-        boundary for the slowest feed of the batch.
+        The next batch is claimed while the last ``poll_concurrency`` feeds of the current
+        one start, so up to ``poll_concurrency`` feeds are always in flight: no slot waits
+        for a claim, nor at a batch boundary for the slowest feed of the batch.
         """
         started = time.perf_counter()
         results: list[FeedPollResult] = []
-        await self.tagger.refresh(self.db)
+        if not skip_articles:  # topics are only needed to tag articles
+            await self.tagger.refresh(self.db)
         seen: set[int] = set()
         slots = asyncio.Semaphore(self.settings.poll_concurrency)
 
@@ -157,20 +158,26 @@ class Pipeline:
             if failure is not None:
                 errors.append(failure)
 
+        def claim() -> asyncio.Task[list[Feed]]:
+            return asyncio.create_task(self._claim(seen, all_feeds=all_feeds, feed_urls=feed_urls))
+
+        next_batch: asyncio.Task[list[Feed]] | None = claim()
         try:
-            while not self.stopping:
-                feeds = await self._claim(seen, all_feeds=all_feeds, feed_urls=feed_urls)
-                if not feeds:
-                    break
+            while next_batch is not None and not self.stopping:
+                feeds = await next_batch
+                next_batch = None
                 seen.update(f.id for f in feeds)
-                if on_claimed is not None:
+                if on_claimed is not None and feeds:
                     on_claimed(len(feeds))
                 for index, feed in enumerate(feeds):
+                    if next_batch is None and len(feeds) - index <= self.settings.poll_concurrency:
+                        next_batch = claim()
                     await slots.acquire()
                     if self.stopping:  # graceful shutdown: hand back what has not started
                         slots.release()
-                        for waiting in feeds[index:]:
-                            await storage.release_lease(self.db, waiting.id, self.worker_id)
+                        await storage.release_leases(
+                            self.db, [f.id for f in feeds[index:]], self.worker_id
+                        )
                         break
                     task = asyncio.create_task(one(feed))
                     running.add(task)
@@ -180,6 +187,8 @@ class Pipeline:
                 task.cancel()
             raise
         finally:
+            if next_batch is not None:  # claimed ahead, never started (stopping, an error)
+                await self._hand_back(next_batch)
             # The feeds in flight finish before the pass ends, even when a claim failed
             # (the database went away): each records its own outcome.
             await asyncio.gather(*running, return_exceptions=True)
@@ -222,6 +231,17 @@ class Pipeline:
             if on_progress is not None:
                 on_progress(len(ids))
         return done
+
+    async def _hand_back(self, claiming: asyncio.Task[list[Feed]]) -> None:
+        """Release the leases of a batch claimed ahead that this pass will not poll."""
+        await asyncio.wait([claiming])
+        if claiming.cancelled() or claiming.exception() is not None:
+            return
+        feed_ids = [feed.id for feed in claiming.result()]
+        try:
+            await storage.release_leases(self.db, feed_ids, self.worker_id)
+        except Exception:  # the leases expire on their own
+            log.exception("could not hand back %d claimed feeds", len(feed_ids))
 
     async def _claim(
         self, seen: set[int], *, all_feeds: bool, feed_urls: Sequence[str]

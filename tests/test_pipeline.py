@@ -4,6 +4,7 @@ other feeds of the cycle are polled normally."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from aggregator import storage
+from aggregator.pipeline import FeedPollResult
 from aggregator.types import ArticleStatus, ContentMode, FeedStatus, MatchState
 from tests.fixture_site import FixtureSite, rss_feed
 from tests.pipeline_support import (
@@ -345,3 +347,60 @@ async def test_a_slow_feed_does_not_hold_up_the_next_batches(
         )
         assert summary.feeds == 6 and summary.errors == 0 and summary.new_entries == 6
         assert finished[-1] == slow and len(finished) == 6
+
+
+def _leased_feed_ids(env: PipelineEnv) -> set[int]:
+    # Read beside the pipeline (WAL lets a second connection read while it writes).
+    path = env.settings.database_url.split("///", 1)[1]
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT id FROM feeds WHERE lease_owner IS NOT NULL").fetchall()
+    return {row[0] for row in rows}
+
+
+async def test_the_next_batch_is_claimed_before_a_slot_frees(
+    tmp_path: Path, fixture_site: FixtureSite
+) -> None:
+    # Batches of 4, 2 in flight: feeds 3 and 4 of the first batch wait for a slot. The
+    # second batch is claimed meanwhile, so no slot that frees waits for a claim.
+    leased_when_first_done: list[set[int]] = []
+    async for env in pipeline_env(tmp_path, claim_batch=4, poll_concurrency=2):
+        feed = rss_feed("Slow", [{"title": "One", "guid": "one"}])
+        ids = []
+        for n in range(6):
+            fixture_site.add_slow(f"/slow{n}.xml", feed, delay_s=0.4)
+            ids.append(await env.subscribe(fixture_site.url(f"/slow{n}.xml")))
+
+        def first_done(_: object, env: PipelineEnv = env) -> None:
+            if not leased_when_first_done:
+                leased_when_first_done.append(_leased_feed_ids(env))
+
+        summary = await env.pipeline.run_once(skip_articles=True, on_feed_done=first_done)
+        assert summary.feeds == 6 and summary.errors == 0
+        # When the first feed finished, the second batch (the last two feeds) was leased.
+        assert set(ids[4:]) <= leased_when_first_done[0]
+        assert _leased_feed_ids(env) == set()
+
+
+async def test_stopping_mid_pass_hands_back_the_batch_claimed_ahead(
+    tmp_path: Path, fixture_site: FixtureSite
+) -> None:
+    polled: list[int] = []
+    async for env in pipeline_env(tmp_path, claim_batch=4, poll_concurrency=2):
+        feed = rss_feed("Slow", [{"title": "One", "guid": "one"}])
+        for n in range(12):
+            fixture_site.add_slow(f"/slow{n}.xml", feed, delay_s=0.3)
+            await env.subscribe(fixture_site.url(f"/slow{n}.xml"))
+
+        def stop_after_first(result: FeedPollResult, env: PipelineEnv = env) -> None:
+            polled.append(result.feed.id)
+            env.pipeline.stop()
+
+        summary = await env.pipeline.run_once(skip_articles=True, on_feed_done=stop_after_first)
+        # The feeds in flight finished; the rest of the batch and the batch claimed ahead
+        # were handed back at once, not left leased until the lease expires.
+        assert summary.feeds == len(polled) == 2
+        assert _leased_feed_ids(env) == set()
+        due = await storage.claim_due_feeds(
+            env.db, now=env.clock(), limit=20, owner="next-worker", lease_s=60
+        )
+        assert len(due) == 10 and not {f.id for f in due} & set(polled)

@@ -416,3 +416,44 @@ async def test_looking_entries_up_by_link_uses_an_index(sqlite_url: str) -> None
         assert any("ix_entries_feed_id_url" in str(row[-1]) for row in plan), plan
     finally:
         await db.close()
+
+
+async def test_polls_without_entries_written_together_stay_apart_per_feed(db: Database) -> None:
+    # Most polls are 304s: storage merges the ones queued together into a few multi-row
+    # statements. Each feed still gets its own state and log row; a feed removed while
+    # being polled gets neither; a lease another worker took over stays theirs.
+    feeds, _ = await storage.add_feeds(
+        db, [NewFeed(f"https://site{n}.example/feed") for n in range(40)], now=NOW
+    )
+    await storage.claim_due_feeds(db, now=NOW, limit=40, owner="w", lease_s=60)
+    removed, taken_over = feeds[5], feeds[7]
+    await storage.remove_feed(db, removed.url)
+    later = NOW + timedelta(minutes=5)  # w's leases have expired: "other" takes one over
+    await storage.claim_feeds(db, now=later, owner="other", lease_s=60, feed_ids=[taken_over.id])
+    results = await asyncio.gather(
+        *(
+            storage.store_poll(
+                db,
+                feed_id=feed.id,
+                owner="w",
+                update=ok_update(etag=f'"etag-{feed.id}"', next_poll_at=NOW + timedelta(hours=n)),
+                entries=(),
+                planner=decide.plan_entries,
+                log=ok_log(feed.id),
+                now=NOW,
+            )
+            for n, feed in enumerate(feeds)
+        )
+    )
+    assert results == [PollWriteResult()] * len(feeds)
+    stored = {feed.id: feed for feed in await storage.list_feeds(db)}
+    assert removed.id not in stored and len(stored) == len(feeds) - 1
+    for n, feed in enumerate(feeds):
+        if feed.id != removed.id:
+            assert stored[feed.id].etag == f'"etag-{feed.id}"'
+            assert stored[feed.id].next_poll_at == NOW + timedelta(hours=n)
+    async with db.read() as conn:
+        logged = (await conn.exec_driver_sql("SELECT feed_id FROM fetch_log")).scalars().all()
+        leases = dict((await conn.exec_driver_sql("SELECT id, lease_owner FROM feeds")).all())
+    assert sorted(logged) == sorted(stored)
+    assert {k: v for k, v in leases.items() if v is not None} == {taken_over.id: "other"}

@@ -39,6 +39,7 @@ from aggregator.storage.leases import (
     claim_feeds,
     release_all_leases,
     release_lease,
+    release_leases,
 )
 from aggregator.storage.ops import (
     backup_sqlite,
@@ -107,6 +108,7 @@ __all__ = [
     "record_tick",
     "release_all_leases",
     "release_lease",
+    "release_leases",
     "remove_feed",
     "replace_rule_matches",
     "request_refresh",

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import queue
 import threading
-from collections.abc import AsyncIterator, Callable
-from concurrent.futures import Future
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -28,6 +28,7 @@ _BEGIN_OPTION = "aggregator_sqlite_begin"
 
 P = ParamSpec("P")
 T = TypeVar("T")
+ItemT = TypeVar("ItemT")
 
 
 def default_sqlite_url(data_dir: str | Path) -> str:
@@ -71,7 +72,41 @@ class _WriteJob:
     work: Callable[..., Any]
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
-    future: Future[Any] = field(default_factory=Future)
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+    # A merged job's ``work`` takes a list of items (``args[0]`` is this job's item) and
+    # returns one result per item; queued jobs with the same ``work`` share one call.
+    merged: bool = False
+
+    def run_alone(self, conn: Connection) -> Any:
+        if self.merged:
+            return _merged_results(conn, self.work, [self.args[0]])[0]
+        return self.work(conn, *self.args, **self.kwargs)
+
+
+_Outcome = tuple[_WriteJob, bool, Any]
+
+
+def _merged_results(
+    conn: Connection, work: Callable[..., Sequence[Any]], items: list[Any]
+) -> list[Any]:
+    results = list(work(conn, items))
+    if len(results) != len(items):
+        raise RuntimeError(
+            f"{work.__name__} returned {len(results)} results for {len(items)} items"
+        )
+    return results
+
+
+def _settle(outcomes: list[_Outcome]) -> None:
+    """Hand each caller its result (on the event loop's thread)."""
+    for job, ok, value in outcomes:
+        if job.future.cancelled():
+            continue
+        if ok:
+            job.future.set_result(value)
+        else:
+            job.future.set_exception(value)
 
 
 class _GroupWriter:
@@ -81,6 +116,10 @@ class _GroupWriter:
     SAVEPOINT: a failing write rolls back alone, the others commit together, and no caller
     hears "done" before the commit that made its write durable. One commit per batch
     instead of one per write is what keeps many small writes (a 304 per feed) cheap.
+
+    Merged writes go further: the queued writes of one merged ``work`` run as one call
+    (one multi-row statement instead of a few statements each). When that call fails, its
+    writes run again one by one, so the failing one still fails alone.
     """
 
     def __init__(self, engine: Engine, max_batch: int = 64) -> None:
@@ -90,10 +129,8 @@ class _GroupWriter:
         self._thread = threading.Thread(target=self._run, name="sqlite-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:
-        job = _WriteJob(work, args, kwargs)
+    def submit(self, job: _WriteJob) -> None:
         self._queue.put(job)
-        return job.future
 
     def shutdown(self) -> None:
         self._queue.put(None)
@@ -115,34 +152,66 @@ class _GroupWriter:
                     stopping = True
                     break
                 batch.append(job)
-            self._write(batch)
+            self._settle_later(self._write(batch))
 
-    def _write(self, batch: list[_WriteJob]) -> None:
-        outcomes: list[tuple[_WriteJob, bool, Any]] = []
+    @staticmethod
+    def _units(batch: list[_WriteJob]) -> list[list[_WriteJob]]:
+        """The batch in order, merged jobs gathered at the place of the first of their kind."""
+        units: list[list[_WriteJob]] = []
+        merged: dict[Callable[..., Any], list[_WriteJob]] = {}
+        for job in batch:
+            if not job.merged:
+                units.append([job])
+            elif job.work in merged:
+                merged[job.work].append(job)
+            else:
+                merged[job.work] = [job]
+                units.append(merged[job.work])
+        return units
+
+    def _write(self, batch: list[_WriteJob]) -> list[_Outcome]:
+        outcomes: list[_Outcome] = []
         try:
             with self._engine.connect() as conn:
                 conn.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
                 with conn.begin():
-                    for job in batch:
-                        if not job.future.set_running_or_notify_cancel():
-                            continue  # the caller gave up before its turn
-                        try:
-                            with conn.begin_nested():
-                                result = job.work(conn, *job.args, **job.kwargs)
-                        except Exception as exc:
-                            outcomes.append((job, False, exc))
-                        else:
-                            outcomes.append((job, True, result))
+                    for unit in self._units(batch):
+                        # A caller that gave up before its turn is not written.
+                        live = [job for job in unit if not job.future.cancelled()]
+                        if len(live) > 1:
+                            outcomes.extend(self._run_merged(conn, live))
+                        elif live:
+                            outcomes.append(self._run_alone(conn, live[0]))
         except Exception as exc:  # the commit failed: nothing of this batch is stored
-            for job in batch:
-                if job.future.running():
-                    job.future.set_exception(exc)
-            return
-        for job, ok, value in outcomes:
-            if ok:
-                job.future.set_result(value)
-            else:
-                job.future.set_exception(value)
+            return [(job, False, exc) for job in batch]
+        return outcomes
+
+    @staticmethod
+    def _run_alone(conn: Connection, job: _WriteJob) -> _Outcome:
+        try:
+            with conn.begin_nested():
+                return (job, True, job.run_alone(conn))
+        except Exception as exc:
+            return (job, False, exc)
+
+    def _run_merged(self, conn: Connection, jobs: list[_WriteJob]) -> list[_Outcome]:
+        try:
+            with conn.begin_nested():
+                results = _merged_results(conn, jobs[0].work, [job.args[0] for job in jobs])
+        except Exception:
+            return [self._run_alone(conn, job) for job in jobs]
+        return [(job, True, result) for job, result in zip(jobs, results, strict=True)]
+
+    @staticmethod
+    def _settle_later(outcomes: list[_Outcome]) -> None:
+        # One wake-up of each event loop per batch, not one per write.
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
+        for outcome in outcomes:
+            by_loop.setdefault(outcome[0].loop, []).append(outcome)
+        for loop, settled in by_loop.items():
+            # RuntimeError: that loop is closed, so nobody is waiting any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, settled)
 
 
 class Database:
@@ -211,7 +280,27 @@ class Database:
         if self._sync_engine is None or self._writer is None:
             async with self.transaction() as conn:
                 return await conn.run_sync(work, *args, **kwargs)
-        return await asyncio.wrap_future(self._writer.submit(work, *args, **kwargs))
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._writer.submit(_WriteJob(work, args, kwargs, loop, future))
+        return await future
+
+    async def write_merged(
+        self, work: Callable[[Connection, list[ItemT]], Sequence[T]], item: ItemT
+    ) -> T:
+        """``work(connection, [item])[0]`` in one write transaction, like ``write``.
+
+        ``work`` returns one result per item, in order. On SQLite, the items of writes
+        queued together for the same ``work`` go to one call: many small writes (a 304 for
+        every feed of a pass) become a few multi-row statements. If that call fails, each
+        item is written alone, so a failing item fails alone, as with ``write``.
+        """
+        if self._sync_engine is None or self._writer is None:
+            return (await self.write(_merged_results, work, [item]))[0]
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._writer.submit(_WriteJob(work, (item,), {}, loop, future, merged=True))
+        return await future
 
     async def read_with(
         self, work: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs

@@ -107,13 +107,20 @@ async def claim_feeds(
 
 async def release_lease(db: Database, feed_id: int, owner: str) -> bool:
     """Give a feed back without polling it; False when ``owner`` no longer held it."""
+    return await release_leases(db, [feed_id], owner) > 0
+
+
+async def release_leases(db: Database, feed_ids: Collection[int], owner: str) -> int:
+    """Give feeds back without polling them; how many ``owner`` still held."""
+    if not feed_ids:
+        return 0
     async with db.transaction() as conn:
         result = await conn.execute(
             update(feeds_table)
-            .where(feeds_table.c.id == feed_id, feeds_table.c.lease_owner == owner)
+            .where(feeds_table.c.id.in_(list(feed_ids)), feeds_table.c.lease_owner == owner)
             .values(lease_owner=None, lease_expires_at=None)
         )
-    return result.rowcount > 0
+    return result.rowcount
 
 
 async def release_all_leases(db: Database, owner: str) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -212,12 +213,12 @@ _FEED_STATE_COLUMNS = (
 
 
 @cache
-def _feed_state_statement() -> Update:
+def _feed_state_statement(*, returning: bool = True) -> Update:
     """The feed row's update after a poll, built once (it runs for every feed polled).
 
     Optional values (title, site, disabled, a new URL) keep the stored value when the
     poll has none. The lease is released in the same statement, only if this worker
-    still holds it.
+    still holds it. Without ``returning`` it can run for many feeds at once (executemany).
     """
     c = feeds_table.c
     values: dict[str, Any] = {
@@ -228,22 +229,15 @@ def _feed_state_statement() -> Update:
     still_ours = c.lease_owner == bindparam("b_owner")
     values["lease_owner"] = case((still_ours, None), else_=c.lease_owner)
     values["lease_expires_at"] = case((still_ours, None), else_=c.lease_expires_at)
-    return feeds_table.update().where(c.id == bindparam("b_feed_id")).values(values).returning(c.id)
+    statement = feeds_table.update().where(c.id == bindparam("b_feed_id")).values(values)
+    return statement.returning(c.id) if returning else statement
 
 
 _INSERT_FETCH_LOG = fetch_log_table.insert()
 
 
-def _apply_poll(
-    conn: Connection,
-    feed_id: int,
-    owner: str,
-    feed_update: FeedUpdate,
-    plan: EntryPlan,
-    log: FetchLogRecord,
-    now: datetime,
-) -> PollWriteResult:
-    params: dict[str, Any] = {
+def _feed_state_params(feed_id: int, owner: str, feed_update: FeedUpdate) -> dict[str, Any]:
+    return {
         "b_feed_id": feed_id,
         "b_owner": owner,
         "b_last_fetched_at": to_utc(feed_update.fetched_at),
@@ -264,6 +258,33 @@ def _apply_poll(
         "b_disabled": feed_update.disabled,
         "b_url": None,
     }
+
+
+def _fetch_log_params(feed_id: int, log: FetchLogRecord, new: int, updated: int) -> dict[str, Any]:
+    return {
+        "feed_id": feed_id,
+        "started_at": to_utc(log.started_at),
+        "outcome": log.outcome.value,
+        "http_status": log.status,
+        "duration_s": log.duration_s,
+        "bytes_read": log.bytes_read,
+        "new_entries": new,
+        "updated_entries": updated,
+        "error": clean_text(log.error),
+        "error_kind": log.error_kind.value if log.error_kind else None,
+    }
+
+
+def _apply_poll(
+    conn: Connection,
+    feed_id: int,
+    owner: str,
+    feed_update: FeedUpdate,
+    plan: EntryPlan,
+    log: FetchLogRecord,
+    now: datetime,
+) -> PollWriteResult:
+    params = _feed_state_params(feed_id, owner, feed_update)
     moved_to: str | None = None
     if feed_update.new_url:
         moved_to = _move_feed(conn, feed_id, feed_update.new_url)
@@ -277,21 +298,7 @@ def _apply_poll(
         return PollWriteResult()
     new_ids = _insert_new(conn, feed_id, plan.new, now) if plan.new else []
     updated_ids = _update_changed(conn, feed_id, plan.updated) if plan.updated else []
-    conn.execute(
-        _INSERT_FETCH_LOG,
-        {
-            "feed_id": feed_id,
-            "started_at": to_utc(log.started_at),
-            "outcome": log.outcome.value,
-            "http_status": log.status,
-            "duration_s": log.duration_s,
-            "bytes_read": log.bytes_read,
-            "new_entries": len(new_ids),
-            "updated_entries": len(updated_ids),
-            "error": clean_text(log.error),
-            "error_kind": log.error_kind.value if log.error_kind else None,
-        },
-    )
+    conn.execute(_INSERT_FETCH_LOG, _fetch_log_params(feed_id, log, len(new_ids), len(updated_ids)))
     return PollWriteResult(
         new_entry_ids=tuple(new_ids), updated_entry_ids=tuple(updated_ids), moved_to=moved_to
     )
@@ -313,6 +320,44 @@ async def apply_poll(
     impossible even if two workers write the same feed.
     """
     return await db.write(_apply_poll, feed_id, owner, update, plan, log, to_utc(now))
+
+
+@dataclass(frozen=True, slots=True)
+class _StatePoll:
+    """A poll that brought no entries (not modified, unchanged body, an error)."""
+
+    feed_id: int
+    owner: str
+    update: FeedUpdate
+    log: FetchLogRecord
+
+
+@cache
+def _locked_feed_ids_statement() -> Select[Any]:
+    # FOR UPDATE on PostgreSQL (nothing on SQLite, whose writer holds the database lock):
+    # the rows stay locked for the rest of the transaction, as an UPDATE would lock them.
+    listed = feeds_table.c.id.in_(bindparam("feed_ids", expanding=True))
+    return select(feeds_table.c.id).where(listed).with_for_update()
+
+
+def _store_feed_states(conn: Connection, polls: list[_StatePoll]) -> list[PollWriteResult]:
+    """Many polls without entries in three statements: which feeds are still subscribed,
+    their new state (executemany), their fetch log rows (executemany)."""
+    wanted = list({poll.feed_id for poll in polls})
+    found: set[int] = set()
+    for part in chunks(wanted, _LOOKUP_CHUNK):
+        found.update(conn.execute(_locked_feed_ids_statement(), {"feed_ids": list(part)}).scalars())
+    # A feed unsubscribed while being polled has nothing left to update.
+    kept = [poll for poll in polls if poll.feed_id in found]
+    if kept:
+        conn.execute(
+            _feed_state_statement(returning=False),
+            [_feed_state_params(poll.feed_id, poll.owner, poll.update) for poll in kept],
+        )
+        conn.execute(
+            _INSERT_FETCH_LOG, [_fetch_log_params(poll.feed_id, poll.log, 0, 0) for poll in kept]
+        )
+    return [PollWriteResult() for _ in polls]
 
 
 EntryPlanner = Callable[[Mapping[str, EntryState], Sequence[EntryData]], EntryPlan]
@@ -354,7 +399,12 @@ async def store_poll(
     One transaction instead of a read and then a write: no other writer can slip in
     between, and the poll pays for one database round (one thread hop on SQLite) less.
     The counts of ``log`` are replaced by what was written.
+
+    Polls without entries and without a move (most polls: 304 Not Modified) are merged
+    with the others queued at the same moment into a few multi-row statements.
     """
+    if not entries and not update.new_url:
+        return await db.write_merged(_store_feed_states, _StatePoll(feed_id, owner, update, log))
     return await db.write(
         _store_poll, feed_id, owner, update, tuple(entries), planner, log, to_utc(now)
     )
