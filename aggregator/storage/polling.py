@@ -85,15 +85,15 @@ def _entry_states(
     for column_name, keys in (by_url, by_identity):
         statement = _states_statement(column_name)
         for part in chunks(keys, _LOOKUP_CHUNK):
-            rows = conn.execute(statement, {"feed_id": feed_id, "keys": list(part)})
-            for row in rows:
-                identity = asked.get(row.identity, row.identity)
+            rows = conn.execute(statement, {"feed_id": feed_id, "keys": list(part)}).all()
+            for entry_id, stored_identity, content_hash, update_count, url in rows:
+                identity = asked.get(stored_identity, stored_identity)
                 states[identity] = EntryState(
-                    entry_id=row.id,
+                    entry_id=entry_id,
                     identity=identity,
-                    content_hash=row.content_hash,
-                    update_count=row.update_count,
-                    url=row.url,
+                    content_hash=content_hash,
+                    update_count=update_count,
+                    url=url,
                 )
     return states
 
@@ -322,14 +322,20 @@ async def apply_poll(
     return await db.write(_apply_poll, feed_id, owner, update, plan, log, to_utc(now))
 
 
+EntryPlanner = Callable[[Mapping[str, EntryState], Sequence[EntryData]], EntryPlan]
+
+
 @dataclass(frozen=True, slots=True)
-class _StatePoll:
-    """A poll that brought no entries (not modified, unchanged body, an error)."""
+class _Poll:
+    """One poll's result to store (one without a move: see ``store_poll``)."""
 
     feed_id: int
     owner: str
     update: FeedUpdate
+    entries: tuple[EntryData, ...]
+    planner: EntryPlanner
     log: FetchLogRecord
+    now: datetime
 
 
 @cache
@@ -340,27 +346,41 @@ def _locked_feed_ids_statement() -> Select[Any]:
     return select(feeds_table.c.id).where(listed).with_for_update()
 
 
-def _store_feed_states(conn: Connection, polls: list[_StatePoll]) -> list[PollWriteResult]:
-    """Many polls without entries in three statements: which feeds are still subscribed,
-    their new state (executemany), their fetch log rows (executemany)."""
+def _store_polls(conn: Connection, polls: list[_Poll]) -> list[PollWriteResult]:
+    """Many polls at once: per feed only what its entries need (read what is stored, plan,
+    insert, update); the feed rows and the fetch log in one multi-row statement each."""
     wanted = list({poll.feed_id for poll in polls})
     found: set[int] = set()
     for part in chunks(wanted, _LOOKUP_CHUNK):
         found.update(conn.execute(_locked_feed_ids_statement(), {"feed_ids": list(part)}).scalars())
-    # A feed unsubscribed while being polled has nothing left to update.
-    kept = [poll for poll in polls if poll.feed_id in found]
-    if kept:
-        conn.execute(
-            _feed_state_statement(returning=False),
-            [_feed_state_params(poll.feed_id, poll.owner, poll.update) for poll in kept],
-        )
-        conn.execute(
-            _INSERT_FETCH_LOG, [_fetch_log_params(poll.feed_id, poll.log, 0, 0) for poll in kept]
-        )
-    return [PollWriteResult() for _ in polls]
-
-
-EntryPlanner = Callable[[Mapping[str, EntryState], Sequence[EntryData]], EntryPlan]
+    results: list[PollWriteResult] = []
+    states: list[dict[str, Any]] = []
+    logs: list[dict[str, Any]] = []
+    for poll in polls:
+        if poll.feed_id not in found:  # unsubscribed while being polled: nothing to keep
+            results.append(PollWriteResult())
+            continue
+        new_ids: list[int] = []
+        updated_ids: list[int] = []
+        if poll.entries:
+            stored = _entry_states(
+                conn,
+                poll.feed_id,
+                [e.identity for e in poll.entries],
+                [e.url for e in poll.entries if e.url],
+            )
+            plan = poll.planner(stored, poll.entries)
+            if plan.new:
+                new_ids = _insert_new(conn, poll.feed_id, plan.new, poll.now)
+            if plan.updated:
+                updated_ids = _update_changed(conn, poll.feed_id, plan.updated)
+        states.append(_feed_state_params(poll.feed_id, poll.owner, poll.update))
+        logs.append(_fetch_log_params(poll.feed_id, poll.log, len(new_ids), len(updated_ids)))
+        results.append(PollWriteResult(tuple(new_ids), tuple(updated_ids)))
+    if states:
+        conn.execute(_feed_state_statement(returning=False), states)
+        conn.execute(_INSERT_FETCH_LOG, logs)
+    return results
 
 
 def _store_poll(
@@ -400,11 +420,13 @@ async def store_poll(
     between, and the poll pays for one database round (one thread hop on SQLite) less.
     The counts of ``log`` are replaced by what was written.
 
-    Polls without entries and without a move (most polls: 304 Not Modified) are merged
-    with the others queued at the same moment into a few multi-row statements.
+    Polls queued at the same moment are written together: their feed rows and fetch log
+    rows in one multi-row statement each (most polls are 304s, with nothing else to
+    write). A poll that moves the feed (a confirmed permanent redirect) is written alone.
     """
-    if not entries and not update.new_url:
-        return await db.write_merged(_store_feed_states, _StatePoll(feed_id, owner, update, log))
+    if not update.new_url:
+        poll = _Poll(feed_id, owner, update, tuple(entries), planner, log, to_utc(now))
+        return await db.write_merged(_store_polls, poll)
     return await db.write(
         _store_poll, feed_id, owner, update, tuple(entries), planner, log, to_utc(now)
     )
