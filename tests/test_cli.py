@@ -239,3 +239,22 @@ async def test_feeds_add_discovers_the_feed_of_a_site(
     code, _, err = await run_cli(cli_env, "feeds", "add", fixture_site.url("/two"))
     assert code == 1
     assert fixture_site.url("/comments/feed/") in err and "add one of them" in err
+
+
+def test_settle_gc_hides_start_up_objects_and_collects_less_often() -> None:
+    import gc
+
+    from aggregator.cli.runtime import GC_YOUNG_THRESHOLD, settle_gc
+
+    before = gc.get_threshold()
+    try:
+        settle_gc()
+        assert gc.get_freeze_count() > 0  # what start-up built is no longer walked
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, *before[1:])
+        cycle: list[object] = []
+        cycle.append(cycle)
+        del cycle
+        assert gc.collect() >= 1  # garbage made afterwards is still collected
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from aggregator import storage
-from aggregator.cli.runtime import database, pipeline_for, progress, seed_database
+from aggregator.cli.runtime import database, pipeline_for, progress, seed_database, settle_gc
 from aggregator.config import Settings
 from aggregator.errors import AggregatorError, FeedNotFoundError
 from aggregator.opml import OpmlFeed, parse_opml, write_opml
@@ -310,6 +310,7 @@ def fetch(
                     await _feed_by_url(db, url)  # not subscribed -> one line
             async with pipeline_for(settings, db) as pipeline:
                 await pipeline.cpu.start()  # workers ready before the first document
+                settle_gc()
                 progress = _Progress(enabled=sys.stderr.isatty())
                 with progress:
                     summary = await pipeline.run_once(

