@@ -255,7 +255,7 @@ class Pipeline:
                 owner=self.worker_id,
                 lease_s=self.settings.lease_s,
                 urls=list(feed_urls) or None,
-                exclude_ids=seen,
+                after_id=max(seen, default=None),  # batches come in id order
                 limit=self.settings.claim_batch,
             )
         feeds = await storage.claim_due_feeds(

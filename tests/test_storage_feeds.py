@@ -457,3 +457,19 @@ async def test_polls_without_entries_written_together_stay_apart_per_feed(db: Da
         leases = dict((await conn.exec_driver_sql("SELECT id, lease_owner FROM feeds")).all())
     assert sorted(logged) == sorted(stored)
     assert {k: v for k, v in leases.items() if v is not None} == {taken_over.id: "other"}
+
+
+async def test_claiming_every_feed_in_batches_walks_the_ids_once(db: Database) -> None:
+    feeds, _ = await storage.add_feeds(
+        db, [NewFeed(f"https://site{n}.example/feed") for n in range(7)], now=NOW
+    )
+    claimed: list[int] = []
+    after: int | None = None
+    while batch := await storage.claim_feeds(
+        db, now=NOW, owner="w", lease_s=60, after_id=after, limit=3
+    ):
+        claimed.extend(f.id for f in batch)
+        after = batch[-1].id
+        # Released as a poll would: without the cursor these would be claimed again.
+        await storage.release_leases(db, [f.id for f in batch], "w")
+    assert claimed == sorted(f.id for f in feeds)
