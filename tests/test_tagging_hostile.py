@@ -306,3 +306,18 @@ def test_a_span_is_tried_against_the_terms_it_may_match_and_gets_the_same_symbol
             expected = frozenset(insensitive | exact)
             assert topic.symbols_for(span, original) == expected, (span, original)
     assert topic.symbols_for("\u212aelvin", "\u212aelvin")  # the Kelvin sign folds to k
+
+
+def test_a_wildcard_spans_at_most_64_letters() -> None:
+    # Two wildcards in one word used to backtrack over a hostile 100,000-letter "word" for
+    # 18 s on the event loop; a wildcard now stands for at most 64 letters.
+    topic = compile_topic(
+        "w", "W", 'threshold = 1\n[[rules]]\nid = "w"\nmatch = "i*a*n"\nscope = "document"\n'
+    )
+
+    def matched(body: str) -> bool:
+        return match(topic, TaggableDocument(title="t", body=body)).matched
+
+    assert matched("the word " + "i" + "x" * 60 + "a" + "y" * 60 + "n" + " ends here")
+    assert not matched("the word " + "i" + "x" * 65 + "an ends here")
+    assert not matched("i" + "a" * 99_990 + "x")  # one hostile word: refused at once

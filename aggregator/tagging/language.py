@@ -31,6 +31,11 @@ _GROUP_NAME = re.compile(r"[a-z][a-z0-9_]*")
 _NEAR = re.compile(r"NEAR/(\d+)")
 _OPERATORS = {"AND", "OR", "NOT"}
 MAX_NEAR = 200
+# A wildcard stands for at most this many word characters: enough for any real word (the
+# longest German compounds in use have about 60 letters), while a term with two wildcards
+# (i*a*n) no longer backtracks over a hostile 100,000-letter "word" for 18 s.
+WILDCARD_MAX_CHARS = 64
+WILDCARD_ATOM = rf"\w{{0,{WILDCARD_MAX_CHARS}}}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,14 +64,14 @@ class TermSpec:
             if index:
                 atoms.append(" ")  # scanners read any whitespace character as a space
             for char in word.lower():
-                atoms.append(r"\w*" if char == "*" else re.escape(char))
+                atoms.append(WILDCARD_ATOM if char == "*" else re.escape(char))
         return tuple(atoms)
 
     def exact_regex(self, *, case_sensitive: bool) -> re.Pattern[str]:
         """Full-match regex over a span whose spaces were collapsed to one."""
         parts = []
         for word in self.words:
-            parts.append("".join(r"\w*" if c == "*" else re.escape(c) for c in word))
+            parts.append("".join(WILDCARD_ATOM if c == "*" else re.escape(c) for c in word))
         flags = 0 if case_sensitive else re.IGNORECASE
         return re.compile(" ".join(parts), flags)
 
