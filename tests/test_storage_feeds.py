@@ -437,7 +437,8 @@ async def test_polls_without_entries_written_together_stay_apart_per_feed(db: Da
                 feed_id=feed.id,
                 owner="w",
                 update=ok_update(etag=f'"etag-{feed.id}"', next_poll_at=NOW + timedelta(hours=n)),
-                entries=(),
+                # Every third poll brings an entry: those are stored in the same call.
+                entries=(entry_data(f"entry-{feed.id}"),) if n % 3 == 0 else (),
                 planner=decide.plan_entries,
                 log=ok_log(feed.id),
                 now=NOW,
@@ -445,7 +446,10 @@ async def test_polls_without_entries_written_together_stay_apart_per_feed(db: Da
             for n, feed in enumerate(feeds)
         )
     )
-    assert results == [PollWriteResult()] * len(feeds)
+    with_entry = {feed.id for n, feed in enumerate(feeds) if n % 3 == 0} - {removed.id}
+    assert [len(r.new_entry_ids) for r in results] == [
+        1 if feed.id in with_entry else 0 for feed in feeds
+    ]
     stored = {feed.id: feed for feed in await storage.list_feeds(db)}
     assert removed.id not in stored and len(stored) == len(feeds) - 1
     for n, feed in enumerate(feeds):
@@ -453,9 +457,13 @@ async def test_polls_without_entries_written_together_stay_apart_per_feed(db: Da
             assert stored[feed.id].etag == f'"etag-{feed.id}"'
             assert stored[feed.id].next_poll_at == NOW + timedelta(hours=n)
     async with db.read() as conn:
-        logged = (await conn.exec_driver_sql("SELECT feed_id FROM fetch_log")).scalars().all()
+        logged = dict(
+            (await conn.exec_driver_sql("SELECT feed_id, new_entries FROM fetch_log")).all()
+        )
         leases = dict((await conn.exec_driver_sql("SELECT id, lease_owner FROM feeds")).all())
-    assert sorted(logged) == sorted(stored)
+        stored_entries = (await conn.exec_driver_sql("SELECT feed_id, identity FROM entries")).all()
+    assert logged == {feed_id: int(feed_id in with_entry) for feed_id in stored}
+    assert sorted(stored_entries) == sorted((i, f"entry-{i}") for i in with_entry)
     assert {k: v for k, v in leases.items() if v is not None} == {taken_over.id: "other"}
 
 

@@ -349,6 +349,9 @@ def _locked_feed_ids_statement() -> Select[Any]:
 def _store_polls(conn: Connection, polls: list[_Poll]) -> list[PollWriteResult]:
     """Many polls at once: per feed only what its entries need (read what is stored, plan,
     insert, update); the feed rows and the fetch log in one multi-row statement each."""
+    if len(polls) == 1:  # alone (always so on PostgreSQL): the feed row's UPDATE finds it
+        p = polls[0]
+        return [_store_poll(conn, p.feed_id, p.owner, p.update, p.entries, p.planner, p.log, p.now)]
     wanted = list({poll.feed_id for poll in polls})
     found: set[int] = set()
     for part in chunks(wanted, _LOOKUP_CHUNK):
