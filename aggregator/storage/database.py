@@ -72,7 +72,6 @@ class _WriteJob:
     work: Callable[..., Any]
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
-    loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
     # A merged job's ``work`` takes a list of items (``args[0]`` is this job's item) and
     # returns one result per item; queued jobs with the same ``work`` share one call.
@@ -207,7 +206,7 @@ class _GroupWriter:
         # One wake-up of each event loop per batch, not one per write.
         by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
         for outcome in outcomes:
-            by_loop.setdefault(outcome[0].loop, []).append(outcome)
+            by_loop.setdefault(outcome[0].future.get_loop(), []).append(outcome)
         for loop, settled in by_loop.items():
             # RuntimeError: that loop is closed, so nobody is waiting any more.
             with contextlib.suppress(RuntimeError):
@@ -280,9 +279,8 @@ class Database:
         if self._sync_engine is None or self._writer is None:
             async with self.transaction() as conn:
                 return await conn.run_sync(work, *args, **kwargs)
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        self._writer.submit(_WriteJob(work, args, kwargs, loop, future))
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._writer.submit(_WriteJob(work, args, kwargs, future))
         return await future
 
     async def write_merged(
@@ -297,9 +295,8 @@ class Database:
         """
         if self._sync_engine is None or self._writer is None:
             return (await self.write(_merged_results, work, [item]))[0]
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        self._writer.submit(_WriteJob(work, (item,), {}, loop, future, merged=True))
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._writer.submit(_WriteJob(work, (item,), {}, future, merged=True))
         return await future
 
     async def read_with(

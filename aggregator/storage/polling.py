@@ -45,6 +45,8 @@ from aggregator.urls import InvalidURL, normalize_url
 # Identity lists are matched in batches so huge feeds stay under parameter limits.
 _LOOKUP_CHUNK = 500
 
+EntryPlanner = Callable[[Mapping[str, EntryState], Sequence[EntryData]], EntryPlan]
+
 
 async def entry_states(
     db: Database, feed_id: int, identities: Sequence[str], urls: Sequence[str] = ()
@@ -275,6 +277,27 @@ def _fetch_log_params(feed_id: int, log: FetchLogRecord, new: int, updated: int)
     }
 
 
+def _plan(
+    conn: Connection, feed_id: int, entries: Sequence[EntryData], planner: EntryPlanner
+) -> EntryPlan:
+    """Which of a poll's ``entries`` are new or changed, against what is stored."""
+    if not entries:
+        return EntryPlan()
+    stored = _entry_states(
+        conn, feed_id, [e.identity for e in entries], [e.url for e in entries if e.url]
+    )
+    return planner(stored, entries)
+
+
+def _write_plan(
+    conn: Connection, feed_id: int, plan: EntryPlan, now: datetime
+) -> tuple[list[int], list[int]]:
+    """Store a plan's new and changed entries; their ids."""
+    new_ids = _insert_new(conn, feed_id, plan.new, now) if plan.new else []
+    updated_ids = _update_changed(conn, feed_id, plan.updated) if plan.updated else []
+    return new_ids, updated_ids
+
+
 def _apply_poll(
     conn: Connection,
     feed_id: int,
@@ -296,8 +319,7 @@ def _apply_poll(
     found = conn.execute(_feed_state_statement(), params).first()
     if found is None:
         return PollWriteResult()
-    new_ids = _insert_new(conn, feed_id, plan.new, now) if plan.new else []
-    updated_ids = _update_changed(conn, feed_id, plan.updated) if plan.updated else []
+    new_ids, updated_ids = _write_plan(conn, feed_id, plan, now)
     conn.execute(_INSERT_FETCH_LOG, _fetch_log_params(feed_id, log, len(new_ids), len(updated_ids)))
     return PollWriteResult(
         new_entry_ids=tuple(new_ids), updated_entry_ids=tuple(updated_ids), moved_to=moved_to
@@ -320,9 +342,6 @@ async def apply_poll(
     impossible even if two workers write the same feed.
     """
     return await db.write(_apply_poll, feed_id, owner, update, plan, log, to_utc(now))
-
-
-EntryPlanner = Callable[[Mapping[str, EntryState], Sequence[EntryData]], EntryPlan]
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,20 +382,8 @@ def _store_polls(conn: Connection, polls: list[_Poll]) -> list[PollWriteResult]:
         if poll.feed_id not in found:  # unsubscribed while being polled: nothing to keep
             results.append(PollWriteResult())
             continue
-        new_ids: list[int] = []
-        updated_ids: list[int] = []
-        if poll.entries:
-            stored = _entry_states(
-                conn,
-                poll.feed_id,
-                [e.identity for e in poll.entries],
-                [e.url for e in poll.entries if e.url],
-            )
-            plan = poll.planner(stored, poll.entries)
-            if plan.new:
-                new_ids = _insert_new(conn, poll.feed_id, plan.new, poll.now)
-            if plan.updated:
-                updated_ids = _update_changed(conn, poll.feed_id, plan.updated)
+        plan = _plan(conn, poll.feed_id, poll.entries, poll.planner)
+        new_ids, updated_ids = _write_plan(conn, poll.feed_id, plan, poll.now)
         states.append(_feed_state_params(poll.feed_id, poll.owner, poll.update))
         logs.append(_fetch_log_params(poll.feed_id, poll.log, len(new_ids), len(updated_ids)))
         results.append(PollWriteResult(tuple(new_ids), tuple(updated_ids)))
@@ -396,12 +403,7 @@ def _store_poll(
     log: FetchLogRecord,
     now: datetime,
 ) -> PollWriteResult:
-    plan = EntryPlan()
-    if entries:
-        stored = _entry_states(
-            conn, feed_id, [e.identity for e in entries], [e.url for e in entries if e.url]
-        )
-        plan = planner(stored, entries)
+    plan = _plan(conn, feed_id, entries, planner)
     return _apply_poll(conn, feed_id, owner, feed_update, plan, log, now)
 
 
