@@ -37,6 +37,7 @@ import multiprocessing
 import os
 import resource
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -72,6 +73,29 @@ class _OverCpuLimit(BaseException):
     """Raised inside a task that ran past its CPU-time limit; never leaves this module."""
 
 
+class _QuietOverLimit:
+    """``sys.unraisablehook`` that drops ``_OverCpuLimit`` and passes anything else on.
+
+    The limit is raised between two bytecodes of the task, which may be inside a callback
+    Python cannot propagate from (a garbage-collector or weakref callback): Python prints
+    "Exception ignored in ..." with a traceback. Nothing is lost there, since the limit is
+    raised again ``REFIRE_S`` later, so the traceback would only alarm an operator.
+    """
+
+    def __init__(self, previous: Callable[[Any], object]) -> None:
+        self.previous = previous
+
+    def __call__(self, unraisable: Any) -> None:
+        if not isinstance(unraisable.exc_value, _OverCpuLimit):
+            self.previous(unraisable)
+
+
+def _quiet_unraisable_over_limit() -> None:
+    # Checked on every use: a test runner may have put its own hook in since.
+    if not isinstance(sys.unraisablehook, _QuietOverLimit):
+        sys.unraisablehook = _QuietOverLimit(sys.unraisablehook)
+
+
 def auto_workers(requested: int) -> int:
     """``requested`` if set, else one per core (at most MAX_AUTO_WORKERS)."""
     return requested if requested > 0 else min(os.cpu_count() or 1, MAX_AUTO_WORKERS)
@@ -87,6 +111,7 @@ def _init_worker(owner_pid: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGPROF, _on_cpu_timer)
+    _quiet_unraisable_over_limit()
     # A worker ended by its CPU backstop (SIGXCPU) would otherwise leave a core file.
     _, hard = resource.getrlimit(resource.RLIMIT_CORE)
     resource.setrlimit(resource.RLIMIT_CORE, (0, hard))
@@ -202,6 +227,7 @@ class ThreadWatch:
                     except OSError:  # cannot happen while the thread runs its task
                         continue
                     if over:
+                        _quiet_unraisable_over_limit()
                         _raise_in_thread(ident, _OverCpuLimit)
 
 

@@ -4,12 +4,14 @@ feed or the article, and everything else in the same pass is stored normally."""
 
 from __future__ import annotations
 
+import sys
+import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from aggregator import storage
+from aggregator import storage, workers
 from aggregator.types import ArticleStatus, ContentMode, FeedStatus
 from tests.fixture_site import FixtureSite, rss_feed
 from tests.pipeline_support import (
@@ -150,3 +152,29 @@ async def test_full_feed_content_over_the_limit_fails_that_article_only(
         # A failed article is stored, so the next pass does not try it again.
         assert await storage.entries_needing_article(env.db, 10) == []
         assert fixture_site.hits("/p/huge") == 0
+
+
+def test_a_limit_python_cannot_raise_in_a_callback_prints_no_traceback() -> None:
+    # The limit can land in a weakref or garbage-collector callback, where Python only
+    # prints "Exception ignored in ..." with a traceback; it is raised again 50 ms later,
+    # so that traceback is noise. Other exceptions still reach the previous hook.
+    reached: list[type[BaseException]] = []
+    saved = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: reached.append(type(unraisable.exc_value))
+    try:
+        workers._quiet_unraisable_over_limit()
+        for raised in (workers._OverCpuLimit, ValueError):
+
+            class Target:
+                pass
+
+            def callback(_: object, raised: type[BaseException] = raised) -> None:
+                raise raised()
+
+            target = Target()
+            reference = weakref.ref(target, callback)
+            del target  # the callback runs now, and its exception is unraisable
+            assert reference() is None
+    finally:
+        sys.unraisablehook = saved
+    assert reached == [ValueError]
