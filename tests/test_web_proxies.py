@@ -30,8 +30,8 @@ from tests.web_support import (
     PASSWORD_HASH,
     Clock,
     WebTestSettings,
-    csrf_token,
     open_seeded_copy,
+    post_login,
 )
 from web.app import create_app
 from web.security import LoginThrottle, address_throttle_key, forwarded_client
@@ -75,21 +75,19 @@ async def attempt(
     client: TestClient, name: str, password: str, forwarded_for: str | None = None
 ) -> int:
     """One sign-in; the response status (303 signed in, 401 wrong, 429 locked)."""
-    token = await csrf_token(client)
-    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for is not None else {}
-    response = await client.post(
-        "/login",
-        data={"csrf_token": token, "username": name, "password": password},
-        headers=headers,
-        allow_redirects=False,
-    )
+    response = await post_login(client, name, password, forwarded_for=forwarded_for)
     if response.status == LOCKED:
         assert "Too many failed attempts" in await response.text()
         assert int(response.headers["Retry-After"]) > 0
     return response.status
 
 
-async def fail_five_times(client: TestClient, forwarded_for: list[str], names: list[str]) -> None:
+GUESSED_NAMES = [f"guess{n}" for n in range(5)]
+
+
+async def fail_five_times(
+    client: TestClient, forwarded_for: list[str], names: list[str] = GUESSED_NAMES
+) -> None:
     for address, name in zip(forwarded_for, names, strict=True):
         assert await attempt(client, name, "wrong password", address) == WRONG
 
@@ -104,9 +102,7 @@ async def test_spoofed_forwarded_for_is_ignored_without_trusted_proxies(
     client = await aiohttp_client(make_app(db, clock, ""))
     # Five wrong guesses, each claiming another address and using another name.
     with caplog.at_level(logging.WARNING, logger="web.curator"):
-        await fail_five_times(
-            client, [f"203.0.113.{n}" for n in range(5)], [f"guess{n}" for n in range(5)]
-        )
+        await fail_five_times(client, [f"203.0.113.{n}" for n in range(5)])
     # The one real client (127.0.0.1) is locked, whatever address it claims next.
     assert await attempt(client, CURATOR, PASSWORD, "198.51.100.1") == LOCKED
     assert await attempt(client, CURATOR, PASSWORD) == LOCKED
@@ -120,9 +116,7 @@ async def test_forwarded_for_from_an_untrusted_peer_is_ignored(
 ) -> None:
     # Trusted proxies are configured, but the peer (127.0.0.1) is not one of them.
     client = await aiohttp_client(make_app(db, clock, "10.0.0.0/8, 192.0.2.1"))
-    await fail_five_times(
-        client, [f"10.0.0.{n}, 192.0.2.1" for n in range(5)], [f"guess{n}" for n in range(5)]
-    )
+    await fail_five_times(client, [f"10.0.0.{n}, 192.0.2.1" for n in range(5)])
     assert await attempt(client, CURATOR, PASSWORD, "198.51.100.1") == LOCKED
 
 
@@ -132,7 +126,7 @@ async def test_forwarded_clients_behind_a_trusted_proxy_are_throttled_separately
     client = await aiohttp_client(make_app(db, clock, "127.0.0.1/32"))
     attacker = "203.0.113.7"
     with caplog.at_level(logging.WARNING, logger="web.curator"):
-        await fail_five_times(client, [attacker] * 5, [f"guess{n}" for n in range(5)])
+        await fail_five_times(client, [attacker] * 5)
     assert any("for client 203.0.113.7 after" in r.getMessage() for r in caplog.records)
     # The attacker is locked out, even of an account it never tried, and whatever it
     # puts in front of the address its proxy saw.
@@ -155,7 +149,6 @@ async def test_a_chain_of_trusted_proxies_is_walked_from_the_right(
     await fail_five_times(
         client,
         [f"192.0.2.{n}, {attacker}, 10.1.2.{n}" for n in range(5)],
-        [f"guess{n}" for n in range(5)],
     )
     assert await attempt(client, CURATOR, PASSWORD, f"{attacker}, 10.9.9.9") == LOCKED
     assert await attempt(client, CURATOR, PASSWORD, "198.51.100.9, 10.1.2.3") == SIGNED_IN
@@ -197,9 +190,7 @@ async def test_ipv6_clients_are_throttled_per_64(
 ) -> None:
     client = await aiohttp_client(make_app(db, clock, "127.0.0.1/32"))
     # One host rotating through the addresses of its /64.
-    await fail_five_times(
-        client, [f"2001:db8:1:2::{n + 1:x}" for n in range(5)], [f"guess{n}" for n in range(5)]
-    )
+    await fail_five_times(client, [f"2001:db8:1:2::{n + 1:x}" for n in range(5)])
     assert await attempt(client, CURATOR, PASSWORD, "[2001:db8:1:2:ffff::9]:4711") == LOCKED
     assert await attempt(client, CURATOR, PASSWORD, "2001:db8:1:3::1") == SIGNED_IN
 

@@ -28,6 +28,7 @@ from tests.web_support import (
     csrf_token,
     open_seeded_copy,
     open_seeded_database,
+    post_login,
     sign_in,
 )
 from web.app import create_app
@@ -184,29 +185,15 @@ async def test_logout_ends_the_session(client: TestClient) -> None:
 
 async def test_wrong_passwords_lock_out_then_recover(client: TestClient, clock: Clock) -> None:
     for _ in range(5):
-        token = await csrf_token(client)
-        response = await client.post(
-            "/login",
-            data={"csrf_token": token, "username": CURATOR, "password": "wrong password"},
-            allow_redirects=False,
-        )
-        assert response.status == 401
-    token = await csrf_token(client)
-    locked = await client.post(
-        "/login",
-        data={"csrf_token": token, "username": CURATOR, "password": PASSWORD},
-        allow_redirects=False,
-    )
+        assert (await post_login(client, CURATOR, "wrong password")).status == 401
+    locked = await post_login(client)
     assert locked.status == 429
     assert int(locked.headers["Retry-After"]) > 0
     assert "Too many failed attempts" in await locked.text()
     # Another name from the same address is throttled too (guessing across accounts).
-    other = await client.post(
-        "/login",
-        data={"csrf_token": token, "username": "bob", "password": "x" * 10},
-        allow_redirects=False,
-    )
+    other = await post_login(client, "bob", "x" * 10)
     assert other.status == 429
+    token = await csrf_token(client)
     clock.now += timedelta(hours=1)  # past both the in-memory and the stored lock
     assert (await sign_in(client)) != token
 
@@ -219,18 +206,9 @@ async def test_an_account_locked_in_the_database_answers_like_a_wrong_password(
     # give would tell which names exist: the locked account answers as a wrong password
     # does, and the right password does not get in until the stored lock has passed.
     for _ in range(5):
-        token = await csrf_token(client)
-        await client.post(
-            "/login",
-            data={"csrf_token": token, "username": CURATOR, "password": "wrong password"},
-        )
+        await post_login(client, CURATOR, "wrong password")
     clock.now += timedelta(minutes=2)  # past the in-memory lock (60 s), not the stored one
-    token = await csrf_token(client)
-    locked = await client.post(
-        "/login",
-        data={"csrf_token": token, "username": CURATOR, "password": PASSWORD},
-        allow_redirects=False,
-    )
+    locked = await post_login(client)
     assert locked.status == 401
     text = await locked.text()
     assert "Wrong user name or password." in text and "Too many" not in text

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 from argon2 import PasswordHasher
 
@@ -219,13 +220,24 @@ async def csrf_token(client: TestClient, path: str = "/login") -> str:
     return csrf_from(await response.text())
 
 
+async def post_login(
+    client: TestClient,
+    name: str = CURATOR,
+    password: str = PASSWORD,
+    *,
+    forwarded_for: str | None = None,
+    next_path: str | None = None,
+) -> ClientResponse:
+    """Post the sign-in form once (with a fresh CSRF token); the answer, not followed."""
+    data = {"csrf_token": await csrf_token(client), "username": name, "password": password}
+    if next_path is not None:
+        data["next"] = next_path
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for is not None else {}
+    return await client.post("/login", data=data, headers=headers, allow_redirects=False)
+
+
 async def sign_in(client: TestClient, name: str = CURATOR, password: str = PASSWORD) -> str:
     """Sign in and return the new session's CSRF token."""
-    token = await csrf_token(client)
-    response = await client.post(
-        "/login",
-        data={"csrf_token": token, "username": name, "password": password, "next": "/curate/feeds"},
-        allow_redirects=False,
-    )
+    response = await post_login(client, name, password, next_path="/curate/feeds")
     assert response.status == 303, await response.text()
     return await csrf_token(client, "/curate/feeds")
