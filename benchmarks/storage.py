@@ -40,12 +40,11 @@ from aggregator.storage.models import entries_table, entry_topics_table
 from aggregator.types import (
     EntryData,
     EntryPlan,
-    FeedStatus,
-    FeedUpdate,
     FetchLogRecord,
     FetchOutcome,
     NewFeed,
 )
+from tests.storage_helpers import ok_update
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 WORDS = [
@@ -83,23 +82,6 @@ def entry(feed_id: int, n: int, rng: random.Random) -> EntryData:
         summary_html=BODY,
         content_html=None,
         content_hash=f"{feed_id}-{n}",
-    )
-
-
-def feed_update(now: datetime) -> FeedUpdate:
-    return FeedUpdate(
-        fetched_at=now,
-        status=FeedStatus.OK,
-        next_poll_at=now + timedelta(hours=1),
-        poll_interval_s=3600,
-        error_count=0,
-        last_error=None,
-        last_error_at=None,
-        first_error_at=None,
-        last_success_at=now,
-        etag='"v1"',
-        last_modified=None,
-        body_hash="body",
     )
 
 
@@ -162,7 +144,7 @@ async def run(url: str, feeds_n: int, per_feed: int) -> dict[str, float]:
                 db,
                 feed_id=feed.id,
                 owner="bench",
-                update=feed_update(NOW),
+                update=ok_update(NOW),
                 plan=EntryPlan(new=tuple(plan)),
                 log=log(feed.id, NOW),
                 now=NOW,
@@ -175,7 +157,7 @@ async def run(url: str, feeds_n: int, per_feed: int) -> dict[str, float]:
                 db,
                 feed_id=feed.id,
                 owner="bench",
-                update=feed_update(later),
+                update=ok_update(later),
                 plan=EntryPlan(unchanged=per_feed),
                 log=log(feed.id, later),
                 now=later,
