@@ -317,6 +317,7 @@ def after_fetch(
             retry_after_s=result.retry_after_s,
         )
         title = site_url = None
+        item_index = feed.item_index
         etag = result.etag or feed.etag
         last_modified = result.last_modified or feed.last_modified
         body_hash = result.body_hash or feed.body_hash
@@ -326,7 +327,7 @@ def after_fetch(
             now,
             feed_key=key,
             policy=policy,
-            entry_dates=[e.published_at or e.updated_at for e in feed_data.entries],
+            entry_dates=feed_data.entry_dates,
             previous_interval_s=feed.poll_interval_s,
             ttl_s=feed_data.ttl_s,
             update_period_s=feed_data.update_period_s,
@@ -336,6 +337,7 @@ def after_fetch(
         )
         title, site_url = feed_data.title, feed_data.site_url
         etag, last_modified, body_hash = result.etag, result.last_modified, result.body_hash
+        item_index = feed_data.item_index
     return FeedUpdate(
         fetched_at=now,
         status=_keep_curator_disabled(feed, FeedStatus.OK),
@@ -353,6 +355,8 @@ def after_fetch(
         site_url=site_url,
         new_url=new_url,
         redirect_url=redirect_url,
+        item_index=item_index,
+        item_index_changed=item_index != feed.item_index,
     )
 
 

@@ -39,6 +39,12 @@ class Metrics:
             ["kind"],
             registry=r,
         )
+        self.feed_items = Counter(
+            "aggregator_feed_items",
+            "Items of changed feed documents: parsed, or unchanged since the last poll",
+            ["kind"],
+            registry=r,
+        )
         self.extractions = Counter(
             "aggregator_extractions",
             "Article extractions by result (ok, failed, skipped)",

@@ -14,7 +14,7 @@ import html
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.message import Message
 from typing import Any, cast
@@ -96,8 +96,7 @@ def parse_feed(
     if not body or body.isspace():
         raise ParseError(url, "empty document, not a feed")
     _reject_binary(body, url)
-    mime = _mime_type(content_type)
-    if _looks_like_json(body) or (mime in _JSON_TYPES and not _looks_like_xml(body)):
+    if is_json_document(body, content_type):
         from aggregator.jsonfeed import parse_json_feed
 
         return parse_json_feed(body, url, now=now, max_entries=max_entries)
@@ -545,6 +544,15 @@ def _struct_to_datetime(value: Any) -> datetime | None:
 def _parse_xml_feed(
     body: bytes, url: str, *, content_type: str | None, now: datetime, max_entries: int
 ) -> FeedData:
+    document = parse_xml_document(
+        body, url, content_type=content_type, now=now, max_entries=max_entries
+    )
+    entries = finish_entries([d for d in document.drafts if d is not None])
+    return replace(document.feed, entries=entries)
+
+
+def check_xml_document(body: bytes, url: str) -> str | None:
+    """ParseError for XML documents too costly or plainly not a feed; else the root's name."""
     tags = body.count(b"<")
     if tags > MAX_MARKUP_TAGS:
         # feedparser spends about 10 us per tag (more in its loose parser): this bounds the CPU
@@ -554,13 +562,52 @@ def _parse_xml_feed(
     root = _root_element(body)
     if root == "html":
         raise ParseError(url, "an HTML page, not a feed (look for the feed's own URL)")
-    # Only the charset of the server's Content-Type is passed on: feedparser reads RFC 3023
-    # strictly (text/xml without a charset would mean US-ASCII), and without any Content-Type
-    # it flags every document as malformed. No Content-Location: feedparser would resolve
-    # guids against it, and an identity must not change when the feed moves.
+    return root
+
+
+def is_json_document(body: bytes, content_type: str | None) -> bool:
+    """Whether ``parse_feed`` reads ``body`` as a JSON Feed (else as XML)."""
+    mime = _mime_type(content_type)
+    return _looks_like_json(body) or (mime in _JSON_TYPES and not _looks_like_xml(body))
+
+
+def effective_charset(body: bytes, content_type: str | None) -> str | None:
+    """The charset of the server's Content-Type that the XML parser is told, if any.
+
+    Only that charset is passed on: feedparser reads RFC 3023 strictly (text/xml without a
+    charset would mean US-ASCII), and without any Content-Type it flags every document as
+    malformed. A byte-order mark or UTF-16/32 byte pattern beats a lying header.
+    """
     charset = _charset(content_type)
     if charset and _charset_contradicts_bytes(body, charset):
-        charset = None  # a byte-order mark or UTF-16/32 byte pattern beats a lying header
+        return None
+    return charset
+
+
+def too_many_entries(count: int, max_entries: int) -> str:
+    return f"{count} entries in the document; kept the first {max_entries}"
+
+
+@dataclass(frozen=True, slots=True)
+class XmlDocument:
+    """One XML feed document through feedparser, before identities are assigned."""
+
+    feed: FeedData  # the feed's fields, with no entries yet
+    # One per entry kept (the first ``max_entries``); ``None`` for a phantom entry with
+    # nothing to show or identify.
+    drafts: list[EntryDraft | None]
+    entries_found: int  # before the cut to ``max_entries``
+    malformed: bool  # feedparser flagged the document ("bozo") and recovered
+
+
+def parse_xml_document(
+    body: bytes, url: str, *, content_type: str | None, now: datetime, max_entries: int
+) -> XmlDocument:
+    """Run feedparser over ``body``; raises ``ParseError`` where it is not a feed."""
+    root = check_xml_document(body, url)
+    charset = effective_charset(body, content_type)
+    # No Content-Location: feedparser would resolve guids against it, and an identity must
+    # not change when the feed moves.
     headers = {
         "content-type": f"application/xml; charset={charset}" if charset else "application/xml",
     }
@@ -586,7 +633,8 @@ def _parse_xml_feed(
         raise ParseError(url, f"{what}, not an RSS, Atom or JSON feed")
 
     warnings: list[str] = []
-    if parsed.get("bozo"):
+    malformed = bool(parsed.get("bozo"))
+    if malformed:
         bozo_exception = parsed.get("bozo_exception")
         message = (
             f"{type(bozo_exception).__name__}: {bozo_exception}"
@@ -594,18 +642,22 @@ def _parse_xml_feed(
             else "malformed document"
         )
         warnings.append(clean_text(f"recovered from: {message}", WARNING_MAX_CHARS) or "")
-    if len(raw_entries) > max_entries:
-        warnings.append(f"{len(raw_entries)} entries in the document; kept the first {max_entries}")
+    entries_found = len(raw_entries)
+    if entries_found > max_entries:
+        warnings.append(too_many_entries(entries_found, max_entries))
         raw_entries = raw_entries[:max_entries]
 
     feed = parsed.get("feed") or {}
     site_url = absolute_url(feed.get("link"), url)
-    entries = _entries_from_feedparser(raw_entries, url, now)
-    return FeedData(
+    drafts = [
+        _draft_from_feedparser(entry, url, now) if isinstance(entry, Mapping) else None
+        for entry in raw_entries
+    ]
+    feed_data = FeedData(
         title=_title(feed, TITLE_MAX_CHARS),
         site_url=site_url,
         description=_title(feed, DESCRIPTION_MAX_CHARS, key="subtitle"),
-        entries=entries,
+        entries=(),
         format=version or root or "unknown",
         language=clean_text(feed.get("language"), 35),
         ttl_s=_ttl_seconds(feed.get("ttl")),
@@ -614,6 +666,7 @@ def _parse_xml_feed(
         ),
         warnings=tuple(w for w in warnings if w),
     )
+    return XmlDocument(feed_data, drafts, entries_found, malformed)
 
 
 def _ttl_seconds(value: Any) -> int | None:
@@ -807,18 +860,6 @@ def _draft_from_feedparser(
 def _tag_term(tag: Any) -> Any:
     tag = _plain(tag)
     return (tag.get("label") or tag.get("term")) if isinstance(tag, Mapping) else None
-
-
-def _entries_from_feedparser(
-    raw_entries: Sequence[Any], feed_url: str, now: datetime
-) -> tuple[EntryData, ...]:
-    drafts = [
-        draft
-        for entry in raw_entries
-        if isinstance(entry, Mapping)
-        and (draft := _draft_from_feedparser(entry, feed_url, now)) is not None
-    ]
-    return finish_entries(drafts)
 
 
 def finish_entries(drafts: Sequence[EntryDraft]) -> tuple[EntryData, ...]:

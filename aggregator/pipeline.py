@@ -25,9 +25,9 @@ from aggregator.extract import (
     feed_content_is_full_article,
 )
 from aggregator.fetch import Fetcher
+from aggregator.item_index import parse_feed_changes
 from aggregator.logs import feed_logger
 from aggregator.metrics import Metrics
-from aggregator.parse import parse_feed
 from aggregator.retag import document_for
 from aggregator.storage import Database
 from aggregator.tagger import Tagger
@@ -305,18 +305,22 @@ class Pipeline:
             parse_started = time.perf_counter()
             try:
                 feed_data = await self.cpu.run(
-                    parse_feed,
+                    parse_feed_changes,
                     fetched.body,
                     fetched.final_url,
                     content_type=fetched.content_type,
                     now=self.clock(),
                     max_entries=self.settings.max_entries_per_feed,
+                    previous_index=feed.item_index,
                 )
             except ParseError as exc:
                 parse_error = exc.message
             except (WorkerCrashedError, CpuLimitError) as exc:
                 parse_error = str(exc)
             self.metrics.parse_seconds.observe(time.perf_counter() - parse_started)
+            if feed_data is not None:
+                self.metrics.feed_items.labels("parsed").inc(len(feed_data.entries))
+                self.metrics.feed_items.labels("unchanged").inc(len(feed_data.unchanged_dates))
 
         now = self.clock()
         update = decide.after_fetch(feed, fetched, feed_data, parse_error, now, self.policy)

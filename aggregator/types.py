@@ -103,6 +103,8 @@ class Feed:
     redirect_url: str | None = None  # a permanent redirect seen on the last poll
     created_at: datetime | None = None
     entry_count: int = 0
+    # The items of the last document parsed (``aggregator.item_index``); set by claims.
+    item_index: bytes | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +187,16 @@ class FeedData:
     ttl_s: int | None = None  # RSS <ttl>
     update_period_s: int | None = None  # sy:updatePeriod / sy:updateFrequency
     warnings: tuple[str, ...] = ()  # e.g. feedparser's bozo message for a recovered feed
+    # Items byte for byte as the last poll stored them are not parsed again (see
+    # ``aggregator.item_index``): ``entries`` then holds only the new and changed ones, and
+    # these are the dates of the others, for the feed's rhythm.
+    unchanged_dates: tuple[datetime | None, ...] = ()
+    item_index: bytes | None = None  # what to remember for the next poll (opaque)
+
+    @property
+    def entry_dates(self) -> list[datetime | None]:
+        """Every entry's date in the document (published, else updated), parsed or not."""
+        return [e.published_at or e.updated_at for e in self.entries] + list(self.unchanged_dates)
 
 
 # ---------------------------------------------------------------------------
@@ -361,6 +373,8 @@ class FeedUpdate:
     new_url: str | None = None  # move the subscription (permanent redirect confirmed)
     redirect_url: str | None = None  # permanent redirect seen on this poll
     disabled: bool | None = None
+    item_index: bytes | None = None  # the parsed document's items (None: it has no index)
+    item_index_changed: bool = False  # store ``item_index`` (else keep what is stored)
 
 
 # ---------------------------------------------------------------------------

@@ -60,6 +60,7 @@ HARD_SLACK_S = 2.0
 # What the caller's error message calls each task (by function name).
 TASK_NAMES = {
     "parse_feed": "parsing",
+    "parse_feed_changes": "parsing",
     "extract": "article extraction",
     "extract_from_feed_content": "article extraction",
 }

@@ -14,7 +14,10 @@ from aggregator.storage import Database
 from aggregator.storage.migrate import upgrade_database
 from tests.conftest import POSTGRES_ENV, create_postgres_database, drop_postgres_database
 
-TABLES = "feeds, entries, articles, topics, entry_topics, fetch_log, users, scheduler_state"
+TABLES = (
+    "feeds, feed_item_indexes, entries, articles, topics, entry_topics, fetch_log, users,"
+    " scheduler_state"
+)
 
 
 @pytest.fixture(scope="session")

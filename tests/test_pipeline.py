@@ -118,6 +118,48 @@ async def test_changed_entry_is_updated_and_reprocessed(
     assert fixture_site.hits("/news/talks") == 1
 
 
+def numbered_items(site: FixtureSite, newest: int, *, corrected: int = 0) -> list[dict[str, str]]:
+    return [
+        {
+            "title": f"Story {n}" + (" (corrected)" if n == corrected else ""),
+            "link": site.url(f"/news/{n}"),
+            "guid": f"story-{n}",
+            "description": f"Text of story {n}.",
+            "pubDate": f"Sat, 01 Nov 2026 {n:02d}:00:00 GMT",
+        }
+        for n in range(newest, newest - 10, -1)
+    ]
+
+
+async def test_a_changed_feed_parses_only_its_new_and_changed_items(
+    env: PipelineEnv, fixture_site: FixtureSite
+) -> None:
+    def items_seen(kind: str) -> float:
+        value = env.pipeline.metrics.registry.get_sample_value(
+            "aggregator_feed_items_total", {"kind": kind}
+        )
+        return value or 0.0
+
+    fixture_site.add_feed("/feed.xml", rss_feed("Numbered", numbered_items(fixture_site, 10)))
+    feed_id = await env.subscribe(fixture_site.url("/feed.xml"))
+    await env.pipeline.run_once(skip_articles=True)
+    assert (items_seen("parsed"), items_seen("unchanged")) == (10, 0)
+    first_interval = (await storage.get_feed(env.db, feed_id)).poll_interval_s
+
+    # Two new stories on top (two old ones drop off the bottom), and story 5 corrected.
+    fixture_site.add_feed(
+        "/feed.xml", rss_feed("Numbered", numbered_items(fixture_site, 12, corrected=5))
+    )
+    summary = await env.pipeline.run_once(all_feeds=True, skip_articles=True)
+    assert (summary.new_entries, summary.updated_entries, summary.errors) == (2, 1, 0)
+    assert (items_seen("parsed"), items_seen("unchanged")) == (10 + 3, 7)
+    stored = {e.identity: e for e in await entries_of(env, feed_id)}
+    assert len(stored) == 12 and stored["story-5"].title == "Story 5 (corrected)"
+    # The feed's rhythm still counts every entry of the document, parsed or not.
+    feed = await storage.get_feed(env.db, feed_id)
+    assert feed.poll_interval_s == first_interval
+
+
 async def test_failures_are_recorded_per_feed_and_do_not_stop_the_cycle(
     env: PipelineEnv, fixture_site: FixtureSite
 ) -> None:

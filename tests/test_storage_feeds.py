@@ -481,3 +481,56 @@ async def test_claiming_every_feed_in_batches_walks_the_ids_once(db: Database) -
         # Released as a poll would: without the cursor these would be claimed again.
         await storage.release_leases(db, [f.id for f in batch], "w")
     assert claimed == sorted(f.id for f in feeds)
+
+
+async def item_index_rows(db: Database) -> dict[int, bytes]:
+    async with db.read() as conn:
+        rows = (await conn.exec_driver_sql("SELECT feed_id, data FROM feed_item_indexes")).all()
+    return {feed_id: bytes(data) for feed_id, data in rows}
+
+
+async def test_item_indexes_are_written_with_the_poll_and_read_by_claims(db: Database) -> None:
+    feeds, _ = await storage.add_feeds(
+        db, [NewFeed(f"https://site{n}.example/feed") for n in range(5)], now=NOW
+    )
+    await storage.claim_due_feeds(db, now=NOW, limit=5, owner="w", lease_s=60)
+    removed = feeds[4]
+    await storage.remove_feed(db, removed.url)
+
+    async def poll(feed_id: int, **changes: object) -> PollWriteResult:
+        return await storage.store_poll(
+            db,
+            feed_id=feed_id,
+            owner="w",
+            update=ok_update(**changes),
+            entries=(entry_data(f"entry-{feed_id}"),),
+            planner=decide.plan_entries,
+            log=ok_log(feed_id),
+            now=NOW,
+        )
+
+    # Written together (merged on SQLite): two indexes, one poll that keeps what is stored
+    # (none), and a feed removed while being polled (nothing to keep).
+    await asyncio.gather(
+        poll(feeds[0].id, item_index=b"index-0", item_index_changed=True),
+        poll(feeds[1].id, item_index=b"index-1", item_index_changed=True),
+        poll(feeds[2].id),
+        poll(feeds[3].id, item_index=b"index-3", item_index_changed=True),
+        poll(removed.id, item_index=b"index-4", item_index_changed=True),
+    )
+    assert await item_index_rows(db) == {
+        feeds[0].id: b"index-0",
+        feeds[1].id: b"index-1",
+        feeds[3].id: b"index-3",
+    }
+    claimed = await storage.claim_feeds(db, now=NOW, owner="w", lease_s=60)
+    assert [f.item_index for f in claimed] == [b"index-0", b"index-1", None, b"index-3"]
+
+    # One poll alone: replace an index; then forget one (a document without an index).
+    await poll(feeds[0].id, item_index=b"index-0b", item_index_changed=True)
+    await poll(feeds[1].id, item_index=None, item_index_changed=True)
+    await poll(feeds[3].id, item_index=b"ignored", item_index_changed=False)
+    assert await item_index_rows(db) == {feeds[0].id: b"index-0b", feeds[3].id: b"index-3"}
+
+    await storage.remove_feed(db, feeds[0].url)  # the index goes with its feed
+    assert await item_index_rows(db) == {feeds[3].id: b"index-3"}

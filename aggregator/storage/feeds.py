@@ -19,7 +19,9 @@ from aggregator.types import ContentMode, Feed, FeedStatus, NewFeed
 from aggregator.urls import normalize_url
 
 
-def feed_from_row(row: Row[*tuple[Any, ...]], entry_count: int = 0) -> Feed:
+def feed_from_row(
+    row: Row[*tuple[Any, ...]], entry_count: int = 0, item_index: bytes | None = None
+) -> Feed:
     m = row._mapping
     return Feed(
         id=m["id"],
@@ -44,6 +46,7 @@ def feed_from_row(row: Row[*tuple[Any, ...]], entry_count: int = 0) -> Feed:
         redirect_url=m["redirect_url"],
         created_at=opt_utc(m["created_at"]),
         entry_count=entry_count,
+        item_index=item_index,
     )
 
 

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, or_, select, update
 from sqlalchemy.engine import Connection
 
 from aggregator.storage.base import to_utc
 from aggregator.storage.database import Database
 from aggregator.storage.feeds import feed_from_row, feeds_table
+from aggregator.storage.models import feed_item_indexes_table
 from aggregator.types import Feed
 from aggregator.urls import normalize_url
 
@@ -44,8 +46,21 @@ def _claim_sync(conn: Connection, query: Select[Any], owner: str, expires: datet
         .values(lease_owner=owner, lease_expires_at=expires)
         .returning(feeds_table)
     ).all()
-    by_id = {row._mapping["id"]: feed_from_row(row) for row in rows}
+    found = conn.execute(_item_indexes_statement(), {"feed_ids": list(ids)})
+    indexes: dict[int, bytes] = {feed_id: data for feed_id, data in found}
+    by_id = {
+        row._mapping["id"]: feed_from_row(row, item_index=indexes.get(row._mapping["id"]))
+        for row in rows
+    }
     return [by_id[i] for i in ids if i in by_id]  # keep the claim order (most overdue first)
+
+
+@cache
+def _item_indexes_statement() -> Select[Any]:
+    t = feed_item_indexes_table
+    return select(t.c.feed_id, t.c.data).where(
+        t.c.feed_id.in_(bindparam("feed_ids", expanding=True))
+    )
 
 
 async def claim_due_feeds(

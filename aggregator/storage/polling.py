@@ -28,6 +28,7 @@ from aggregator.storage.models import (
     articles_table,
     entries_table,
     entry_topics_table,
+    feed_item_indexes_table,
     feeds_table,
     fetch_log_table,
 )
@@ -277,6 +278,26 @@ def _fetch_log_params(feed_id: int, log: FetchLogRecord, new: int, updated: int)
     }
 
 
+def _write_item_indexes(conn: Connection, changes: Sequence[tuple[int, bytes | None]]) -> None:
+    """Store (or, for ``None``, forget) feeds' item indexes, in the poll's transaction: an
+    index must never name items whose entries were not stored."""
+    stored = [{"feed_id": feed_id, "data": data} for feed_id, data in changes if data is not None]
+    forgotten = [feed_id for feed_id, data in changes if data is None]
+    if stored:
+        conn.execute(_upsert_item_index_statement(conn.dialect.name), stored)
+    if forgotten:
+        t = feed_item_indexes_table
+        conn.execute(t.delete().where(t.c.feed_id.in_(forgotten)))
+
+
+@cache
+def _upsert_item_index_statement(dialect: str) -> Insert:
+    insert = dialect_insert(dialect, feed_item_indexes_table)
+    return insert.on_conflict_do_update(
+        index_elements=["feed_id"], set_={"data": insert.excluded.data}
+    )
+
+
 def _plan(
     conn: Connection, feed_id: int, entries: Sequence[EntryData], planner: EntryPlanner
 ) -> EntryPlan:
@@ -321,6 +342,8 @@ def _apply_poll(
         return PollWriteResult()
     new_ids, updated_ids = _write_plan(conn, feed_id, plan, now)
     conn.execute(_INSERT_FETCH_LOG, _fetch_log_params(feed_id, log, len(new_ids), len(updated_ids)))
+    if feed_update.item_index_changed:
+        _write_item_indexes(conn, [(feed_id, feed_update.item_index)])
     return PollWriteResult(
         new_entry_ids=tuple(new_ids), updated_entry_ids=tuple(updated_ids), moved_to=moved_to
     )
@@ -378,6 +401,7 @@ def _store_polls(conn: Connection, polls: list[_Poll]) -> list[PollWriteResult]:
     results: list[PollWriteResult] = []
     states: list[dict[str, Any]] = []
     logs: list[dict[str, Any]] = []
+    indexes: list[tuple[int, bytes | None]] = []
     for poll in polls:
         if poll.feed_id not in found:  # unsubscribed while being polled: nothing to keep
             results.append(PollWriteResult())
@@ -386,10 +410,13 @@ def _store_polls(conn: Connection, polls: list[_Poll]) -> list[PollWriteResult]:
         new_ids, updated_ids = _write_plan(conn, poll.feed_id, plan, poll.now)
         states.append(_feed_state_params(poll.feed_id, poll.owner, poll.update))
         logs.append(_fetch_log_params(poll.feed_id, poll.log, len(new_ids), len(updated_ids)))
+        if poll.update.item_index_changed:
+            indexes.append((poll.feed_id, poll.update.item_index))
         results.append(PollWriteResult(tuple(new_ids), tuple(updated_ids)))
     if states:
         conn.execute(_feed_state_statement(returning=False), states)
         conn.execute(_INSERT_FETCH_LOG, logs)
+    _write_item_indexes(conn, indexes)
     return results
 
 

@@ -7,6 +7,7 @@ from sqlalchemy import Table
 from aggregator.storage.models.articles import ArticleRow
 from aggregator.storage.models.entries import EntryRow
 from aggregator.storage.models.entry_topics import EntryTopicRow
+from aggregator.storage.models.feed_item_indexes import FeedItemIndexRow
 from aggregator.storage.models.feeds import FeedRow
 from aggregator.storage.models.fetch_log import FetchLogRow
 from aggregator.storage.models.scheduler_state import SchedulerStateRow
@@ -15,6 +16,7 @@ from aggregator.storage.models.users import UserRow
 
 # Core handles on the tables (typed as Table, which the ORM's __table__ is not).
 feeds_table = cast(Table, FeedRow.__table__)
+feed_item_indexes_table = cast(Table, FeedItemIndexRow.__table__)
 entries_table = cast(Table, EntryRow.__table__)
 articles_table = cast(Table, ArticleRow.__table__)
 topics_table = cast(Table, TopicRow.__table__)
@@ -27,6 +29,7 @@ __all__ = [
     "ArticleRow",
     "EntryRow",
     "EntryTopicRow",
+    "FeedItemIndexRow",
     "FeedRow",
     "FetchLogRow",
     "SchedulerStateRow",
@@ -35,6 +38,7 @@ __all__ = [
     "articles_table",
     "entries_table",
     "entry_topics_table",
+    "feed_item_indexes_table",
     "feeds_table",
     "fetch_log_table",
     "scheduler_state_table",
