@@ -62,18 +62,39 @@ _ITEM = struct.Struct(f">{_DIGEST_BYTES}s{_KEY_BYTES}s{_KEY_BYTES}sq")
 _NO_KEY = b"\0" * _KEY_BYTES
 _ITEM_NAMES = frozenset({b"item", b"entry"})
 
-# One token of XML markup. Attribute values may hold ">" (quoted alternatives).
+# One token of XML markup. Attribute values may hold ">" (quoted alternatives) but not "<".
 _TOKEN = re.compile(
     rb"<!\[CDATA\[.*?\]\]>"
     rb"|<!--.*?-->"
     rb"|<\?.*?\?>"
-    rb"|<!DOCTYPE(?:[^\[>\"']|\"[^\"]*\"|'[^']*')*(?:\[.*?\])?\s*>"
-    rb"|<(/?)([A-Za-z_][\w.:-]*)(?:[^>\"']|\"[^\"]*\"|'[^']*')*?(/?)>",
+    rb"|<!DOCTYPE(?:[^\[<>\"']|\"[^\"]*\"|'[^']*')*(?:\[.*?\])?\s*>"
+    rb"|<(/?)([A-Za-z_][\w.:-]*)(?:[^<>\"']|\"[^<\"]*\"|'[^<']*')*?(/?)>",
     re.S | re.I,
 )
-_END_TAG_REST = re.compile(rb"\s*>")
-_AFTER_NAME = frozenset({b" ", b"\t", b"\r", b"\n", b"/", b">"})
-_HIDING = ((b"<![CDATA[", b"]]>"), (b"<!--", b"-->"), (b"<?", b"?>"))
+
+
+def _item_rest(name: bytes) -> re.Pattern[bytes]:
+    """The rest of an item element after its start tag, through its end tag, in one match.
+
+    Text and other tags run up to the next "<"; CDATA sections, comments and processing
+    instructions are skipped whole (they may hold "</item>" as text). A start or end tag of
+    an item or entry, or any other "<!" or "<?", ends the repetition, and only the item's
+    end tag may follow: an item inside an item does not match. Possessive
+    quantifiers: no backtracking, so the match is linear in the item's length.
+    """
+    return re.compile(
+        rb"(?:[^<]++"
+        rb"|<!\[CDATA\[(?:[^\]]++|\](?!\]>))*+\]\]>"
+        rb"|<!--(?:[^-]++|-(?!->))*+-->"
+        rb"|<\?(?:[^?]++|\?(?!>))*+\?>"
+        rb"|<(?!/?(?:item|entry)[\s/>]|!|\?)"
+        rb")*+</" + name + rb"\s*>"
+    )
+
+
+# Searched in C: the items are most of the document, and this is the part of the split
+# that runs over every byte of them.
+_ITEM_REST = {name: _item_rest(name) for name in _ITEM_NAMES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,16 +130,18 @@ def split_items(body: bytes) -> DocumentItems | None:
     only its end tag is looked for (past CDATA sections, comments and processing
     instructions, where ``</item>`` may appear as text): that is exact for a well-formed
     item, and a malformed one is new, so it is parsed and found out (see the module doc).
+    Tokens are matched where each "<" is, and the first that is no token ends the split:
+    the work stays linear in the document's length, whatever a hostile document holds.
     """
     stack: list[bytes] = []  # start tags of the open elements outside items
     spans: list[tuple[int, int]] = []
     ancestors: tuple[bytes, ...] | None = None
     prolog_end: int | None = None
     position = 0
-    find, search = body.find, _TOKEN.search
-    while (match := search(body, position)) is not None:
-        start = match.start()
-        if find(b"<", position, start) != -1:
+    find, match_token = body.find, _TOKEN.match
+    while (start := find(b"<", position)) != -1:
+        match = match_token(body, start)
+        if match is None:
             return None  # a "<" that starts no token: not well-formed, or not understood
         position = match.end()
         name = match.group(2)
@@ -150,53 +173,16 @@ def split_items(body: bytes) -> DocumentItems | None:
             stack.pop()
         elif not empty:
             stack.append(match.group(0))
-    if stack or prolog_end is None or find(b"<", position) != -1:
+    if stack or prolog_end is None:
         return None
     context = body[:prolog_end] + b"".join(ancestors or ())
     return DocumentItems(body=body, spans=tuple(spans), context=context)
 
 
 def _item_end(body: bytes, position: int, name: bytes) -> int | None:
-    """Where the item opened before ``position`` ends; ``None`` if nested or unclosed.
-
-    Byte searches rather than a regex: the items are most of the document, and this is
-    the part of the split that runs over every byte of them.
-    """
-    find = body.find
-    close, opening = b"</" + name, b"<" + name
-    while (end := find(close, position)) != -1:
-        markup = find(b"<!", position, end)  # a CDATA section or a comment
-        instruction = find(b"<?", position, end)
-        nested = _find_start_tag(body, opening, position, end)
-        hidden = min((i for i in (markup, instruction) if i != -1), default=-1)
-        if nested != -1 and (hidden == -1 or nested < hidden):
-            return None  # an item inside an item
-        if hidden == -1:
-            closed = _END_TAG_REST.match(body, end + len(close))
-            if closed is None:
-                position = end + len(close)  # </items> or such: another element
-                continue
-            return closed.end()
-        for opener, closer in _HIDING:
-            if body.startswith(opener, hidden):
-                stop = find(closer, hidden + len(opener))
-                if stop == -1:
-                    return None
-                position = stop + len(closer)
-                break
-        else:
-            return None  # "<!" that opens neither: malformed
-    return None
-
-
-def _find_start_tag(body: bytes, opening: bytes, start: int, end: int) -> int:
-    """The first ``<item`` start tag (not ``<items``) in ``body[start:end]``, else -1."""
-    while (found := body.find(opening, start, end)) != -1:
-        following = body[found + len(opening) : found + len(opening) + 1]
-        if following in _AFTER_NAME:
-            return found
-        start = found + len(opening)
-    return -1
+    """Where the item opened before ``position`` ends; ``None`` if nested or unclosed."""
+    closed = _ITEM_REST[name].match(body, position)
+    return closed.end() if closed is not None else None
 
 
 def _tag_name(start_tag: bytes) -> bytes:

@@ -9,6 +9,12 @@ parsers meet the same documents, each timed as the best of ``--rounds`` passes:
 - ``aggregator``: ``parse_feed`` = feedparser bare + DTD hardening + nh3 sanitizing with base
   URLs + identities, dates, caps (everything the pipeline stores).
 
+A second table times what a poll of a *changed* feed parses: the farm's documents after
+one round of changes (3 new entries of 20), through ``parse_feed`` (everything), through
+``parse_feed_changes`` with the item index of the version before (only the new items,
+``aggregator/item_index.py``) and without one (a first poll: everything, plus building the
+index). Ratios are against ``parse_feed`` in the same run.
+
 Documents: the feed farm's own documents (``benchmarks/farm.py``: RSS 2.0, 20 entries of
 ~1 KB, ~26 KB, what ``bench-poll`` parses), a synthetic set (20 entries of ~1 KB of escaped
 HTML with relative links, ~30 KB) and, when the shared corpus is present, its real-world
@@ -35,6 +41,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from aggregator.errors import ParseError  # noqa: E402
+from aggregator.item_index import parse_feed_changes  # noqa: E402
 from aggregator.parse import parse_feed  # noqa: E402
 from benchmarks.farm import FeedFarm  # noqa: E402
 from tests.conftest import corpus_dir  # noqa: E402
@@ -132,6 +139,53 @@ def report(name: str, documents: Sequence[bytes], rounds: int) -> None:
     print(f"  parse_feed / feedparser-bare: {ratio:.2f} (work beyond feedparser: {ratio - 1:.0%})")
 
 
+def farm_changes(count: int) -> tuple[list[bytes], list[bytes]]:
+    """The farm's documents after one round of changes, and the indexes of the ones before."""
+    farm = FeedFarm(feeds=count, port=8000)
+    url = "https://bench.example/feed"
+    indexes = [
+        parse_feed_changes(farm.document(i)[0], url, now=NOW).item_index or b""
+        for i in range(count)
+    ]
+    farm.mutate(1.0)
+    return [farm.document(i)[0] for i in range(count)], indexes
+
+
+def report_changes(count: int, rounds: int) -> None:
+    documents, indexes = farm_changes(count)
+    url = "https://bench.example/feed"
+
+    def full() -> None:
+        for body in documents:
+            parse_feed(body, url, now=NOW)
+
+    def changed_only() -> None:
+        for body, index in zip(documents, indexes, strict=True):
+            parse_feed_changes(body, url, now=NOW, previous_index=index)
+
+    def first_poll() -> None:
+        for body in documents:
+            parse_feed_changes(body, url, now=NOW)
+
+    runs = {
+        "parse_feed": full,
+        "changes, with index": changed_only,
+        "changes, no index": first_poll,
+    }
+    best = dict.fromkeys(runs, float("inf"))
+    for _ in range(rounds):
+        for label, run in runs.items():
+            started = time.process_time()
+            run()
+            best[label] = min(best[label], time.process_time() - started)
+    print(f"\nchanged feed farm documents (3 new of 20 entries): {count}, best of {rounds}")
+    for label, seconds in best.items():
+        print(
+            f"  {label:<20} {seconds:7.3f} s  {1000 * seconds / count:6.2f} ms/doc  "
+            f"{best['parse_feed'] / seconds:4.2f}x vs parse_feed"
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rounds", type=int, default=5)
@@ -139,6 +193,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--farm", type=int, default=100, help="feed farm documents")
     args = parser.parse_args(argv)
     report("feed farm RSS (20 x 1 KB entries)", farm_feeds(args.farm), args.rounds)
+    report_changes(args.farm, args.rounds)
     report(
         "synthetic RSS (20 x 1 KB entries)",
         [synthetic_feed(i) for i in range(args.synthetic)],

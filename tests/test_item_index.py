@@ -101,6 +101,11 @@ def index_of(body: bytes) -> bytes:
             b"</channel></rss>",
             [b"<item><itemCount>1</itemCount></item>"],
         ),
+        (  # brackets and dashes short of a terminator stay inside the section
+            b"<rss><channel><item><![CDATA[a]b]]c]]><!-- a-b--c --><?p a?b ?>"
+            b"<items>1</items></item ></channel></rss>",
+            [b"<item><![CDATA[a]b]]c]]><!-- a-b--c --><?p a?b ?><items>1</items></item >"],
+        ),
         (b"<rss><channel><title>no items</title></channel></rss>", []),
     ],
 )
@@ -137,11 +142,34 @@ def test_split_context_is_the_prolog_and_the_items_ancestors() -> None:
         b"<rss><channel><title>a < b</title><item>x</item></channel></rss>",  # bare "<"
         b"<rss><channel><item>x</item></channel>",  # unbalanced
         b"<rss><channel><item>x</item></channel></rss><!-- unterminated",
+        b"<rss><channel><item><![CDATA[x</item></channel></rss>",  # unterminated CDATA
+        b"<rss><channel><item><!DOCTYPE x></item></channel></rss>",  # a doctype in an item
+        b"<rss><channel><item><entry>x</entry></item></channel></rss>",  # crossed kinds
         b"",
         b"not xml at all",
     ],
 )
 def test_documents_that_do_not_split_cleanly(body: bytes) -> None:
+    assert split_items(body) is None
+
+
+@pytest.mark.parametrize(
+    "unit",
+    [
+        b"<a ",
+        b'<a "',
+        b"<![CDATA[",
+        b"<!-- ",
+        b"<?p ",
+        b"<!DOCTYPE [",
+        b"<item>",
+        b"<item><![CDATA[",
+    ],
+)
+def test_hostile_documents_split_in_linear_time(unit: bytes) -> None:
+    # Two megabytes of one unterminated construct: a search retried at every "<" would
+    # scan the rest of the document each time (hours); the split gives up at the first.
+    body = b"<rss><channel><title>t</title>" + unit * (2_000_000 // len(unit))
     assert split_items(body) is None
 
 
