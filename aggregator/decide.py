@@ -10,7 +10,7 @@ import hashlib
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -73,6 +73,7 @@ def plan_entries(
     parsed: Sequence[EntryData],
     *,
     max_updates_per_entry: int = 20,
+    lists_unchanged: Callable[[str], bool] | None = None,
 ) -> EntryPlan:
     """Split parsed entries into new, updated and unchanged.
 
@@ -82,7 +83,8 @@ def plan_entries(
     the same entry with an unstable guid: it keeps the stored identity. A changed content
     hash is an update only while the stored entry has been updated fewer than
     ``max_updates_per_entry`` times, so a feed that changes on every poll cannot churn forever.
-    The same identity twice in one document: the first one wins.
+    The same identity twice in one document: the first one wins. ``lists_unchanged`` says
+    which identities the document lists among entries not parsed again (not in ``parsed``).
     """
     parsed_identities = {entry.identity for entry in parsed}
     parsed_url_counts = Counter(entry.url for entry in parsed if entry.url)
@@ -102,7 +104,11 @@ def plan_entries(
         state: EntryState | None = stored.get(entry.identity)
         if state is None and entry.url and parsed_url_counts[entry.url] == 1:
             candidate = stored_by_url.get(entry.url)
-            if candidate is not None and candidate.identity not in parsed_identities:
+            if (
+                candidate is not None
+                and candidate.identity not in parsed_identities
+                and not (lists_unchanged and lists_unchanged(candidate.identity))
+            ):
                 state = candidate
                 entry = replace(entry, identity=candidate.identity)
         if entry.identity in seen:
@@ -317,7 +323,7 @@ def after_fetch(
             retry_after_s=result.retry_after_s,
         )
         title = site_url = None
-        item_index = feed.item_index
+        item_index, index_changed = feed.item_index, False
         etag = result.etag or feed.etag
         last_modified = result.last_modified or feed.last_modified
         body_hash = result.body_hash or feed.body_hash
@@ -337,7 +343,10 @@ def after_fetch(
         )
         title, site_url = feed_data.title, feed_data.site_url
         etag, last_modified, body_hash = result.etag, result.last_modified, result.body_hash
+        # A parsed document without an index clears the stored one (even one this poll
+        # was not given): the next poll then parses everything.
         item_index = feed_data.item_index
+        index_changed = item_index is None or item_index != feed.item_index
     return FeedUpdate(
         fetched_at=now,
         status=_keep_curator_disabled(feed, FeedStatus.OK),
@@ -356,7 +365,7 @@ def after_fetch(
         new_url=new_url,
         redirect_url=redirect_url,
         item_index=item_index,
-        item_index_changed=item_index != feed.item_index,
+        item_index_changed=index_changed,
     )
 
 

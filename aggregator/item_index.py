@@ -31,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import re
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -47,18 +47,18 @@ from aggregator.parse import (
     parse_xml_document,
     too_many_entries,
 )
-from aggregator.types import EntryData, FeedData
+from aggregator.types import EntryData, FeedData, UnchangedEntry
 
 # Bumped when the index layout or what a skipped item means changes; with the project's
 # version it is part of every context digest, so an upgrade parses each feed in full once.
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 _DIGEST_BYTES = 16
 _KEY_BYTES = 8
 _NO_DATE = -(2**63)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _HEADER = struct.Struct(f">B{_DIGEST_BYTES}sI")
-_ITEM = struct.Struct(f">{_DIGEST_BYTES}s{_KEY_BYTES}s{_KEY_BYTES}sq")
+_ITEM = struct.Struct(f">{_DIGEST_BYTES}s{_KEY_BYTES}s{_KEY_BYTES}s{_KEY_BYTES}sq")
 _NO_KEY = b"\0" * _KEY_BYTES
 _ITEM_NAMES = frozenset({b"item", b"entry"})
 
@@ -220,6 +220,7 @@ class IndexedItem:
     digest: bytes
     guid_key: bytes
     url_key: bytes
+    identity_key: bytes  # the entry's identity as stored (for the planner's link matching)
     date: datetime | None  # the entry's published (else updated) time, for the rhythm
 
     @property
@@ -236,7 +237,9 @@ class ItemIndex:
         parts = [_HEADER.pack(INDEX_FORMAT, self.context, len(self.items))]
         for item in self.items:
             micros = _NO_DATE if item.date is None else (item.date - _EPOCH) // _MICROSECOND
-            parts.append(_ITEM.pack(item.digest, item.guid_key, item.url_key, micros))
+            parts.append(
+                _ITEM.pack(item.digest, item.guid_key, item.url_key, item.identity_key, micros)
+            )
         return b"".join(parts)
 
 
@@ -249,9 +252,9 @@ def decode_index(data: bytes | None) -> ItemIndex | None:
         return None
     items = []
     for offset in range(_HEADER.size, len(data), _ITEM.size):
-        digest, guid_key, url_key, micros = _ITEM.unpack_from(data, offset)
+        digest, guid_key, url_key, identity_key, micros = _ITEM.unpack_from(data, offset)
         date = None if micros == _NO_DATE else _EPOCH + micros * _MICROSECOND
-        items.append(IndexedItem(digest, guid_key, url_key, date))
+        items.append(IndexedItem(digest, guid_key, url_key, identity_key, date))
     return ItemIndex(context, tuple(items))
 
 
@@ -280,7 +283,7 @@ def parse_feed_changes(
 
     The result carries the index to store for the next poll (``None`` where the document
     cannot have one: JSON, malformed, shared guids...). With a usable ``previous_index``
-    its ``entries`` are the new and changed items only, and ``unchanged_dates`` the dates
+    its ``entries`` are the new and changed items only, and ``unchanged`` the others
     of the others. Raises ``ParseError`` as ``parse_feed`` does.
     """
     if is_json_document(body, content_type):
@@ -370,7 +373,7 @@ def _parse_changed(
         document.feed,
         entries=entries,
         warnings=warnings,
-        unchanged_dates=tuple(item.date for item in unchanged),
+        unchanged=tuple(UnchangedEntry(item.identity_key, item.date) for item in unchanged),
         item_index=index.encode(),
     )
 
@@ -384,8 +387,19 @@ def _indexed(digest: bytes, draft: EntryDraft, entry: EntryData) -> IndexedItem:
         digest=digest,
         guid_key=key_digest(draft.guid),
         url_key=key_digest(draft.url),
+        identity_key=key_digest(entry.identity),
         date=entry.published_at or entry.updated_at,
     )
+
+
+def lists_unchanged(feed_data: FeedData) -> Callable[[str], bool]:
+    """Whether the document lists an identity among the items it did not parse again.
+
+    The planner needs it: an entry found by link keeps a stored identity only where the
+    document does not list that identity itself (``decide.plan_entries``).
+    """
+    keys = frozenset(entry.identity_key for entry in feed_data.unchanged)
+    return lambda identity: bool(keys) and key_digest(identity) in keys
 
 
 __all__ = [
@@ -396,6 +410,7 @@ __all__ = [
     "context_digest",
     "decode_index",
     "key_digest",
+    "lists_unchanged",
     "parse_feed_changes",
     "plain_identities",
     "segment_digest",

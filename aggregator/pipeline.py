@@ -9,6 +9,7 @@ logged loudly, recorded against the feed, and never stops the other feeds of the
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -25,7 +26,7 @@ from aggregator.extract import (
     feed_content_is_full_article,
 )
 from aggregator.fetch import Fetcher
-from aggregator.item_index import parse_feed_changes
+from aggregator.item_index import lists_unchanged, parse_feed_changes
 from aggregator.logs import feed_logger
 from aggregator.metrics import Metrics
 from aggregator.retag import document_for
@@ -98,10 +99,16 @@ class Pipeline:
         self.cpu = CpuPool(self.settings.cpu_workers, self.settings.document_cpu_limit_s)
 
     def _plan_entries(
-        self, stored: Mapping[str, EntryState], parsed: Sequence[EntryData]
+        self,
+        stored: Mapping[str, EntryState],
+        parsed: Sequence[EntryData],
+        lists_unchanged: Callable[[str], bool] | None = None,
     ) -> EntryPlan:
         return decide.plan_entries(
-            stored, parsed, max_updates_per_entry=self.settings.max_updates_per_entry
+            stored,
+            parsed,
+            max_updates_per_entry=self.settings.max_updates_per_entry,
+            lists_unchanged=lists_unchanged,
         )
 
     def close(self) -> None:
@@ -320,7 +327,7 @@ class Pipeline:
             self.metrics.parse_seconds.observe(time.perf_counter() - parse_started)
             if feed_data is not None:
                 self.metrics.feed_items.labels("parsed").inc(len(feed_data.entries))
-                self.metrics.feed_items.labels("unchanged").inc(len(feed_data.unchanged_dates))
+                self.metrics.feed_items.labels("unchanged").inc(len(feed_data.unchanged))
 
         now = self.clock()
         update = decide.after_fetch(feed, fetched, feed_data, parse_error, now, self.policy)
@@ -331,7 +338,11 @@ class Pipeline:
             owner=self.worker_id,
             update=update,
             entries=feed_data.entries if feed_data is not None else (),
-            planner=self._plan_entries,
+            planner=(
+                functools.partial(self._plan_entries, lists_unchanged=lists_unchanged(feed_data))
+                if feed_data is not None and feed_data.unchanged
+                else self._plan_entries
+            ),
             log=FetchLogRecord(
                 feed_id=feed.id,
                 started_at=now,

@@ -175,6 +175,14 @@ class EntryData:
 
 
 @dataclass(frozen=True, slots=True)
+class UnchangedEntry:
+    """An entry of a feed document that was not parsed again (its item is as last stored)."""
+
+    identity_key: bytes  # a short digest of its identity (``aggregator.item_index``)
+    date: datetime | None  # published, else updated: the feed's rhythm counts it
+
+
+@dataclass(frozen=True, slots=True)
 class FeedData:
     """A parsed feed document."""
 
@@ -189,14 +197,16 @@ class FeedData:
     warnings: tuple[str, ...] = ()  # e.g. feedparser's bozo message for a recovered feed
     # Items byte for byte as the last poll stored them are not parsed again (see
     # ``aggregator.item_index``): ``entries`` then holds only the new and changed ones, and
-    # these are the dates of the others, for the feed's rhythm.
-    unchanged_dates: tuple[datetime | None, ...] = ()
+    # ``unchanged`` what is known of the others.
+    unchanged: tuple[UnchangedEntry, ...] = ()
     item_index: bytes | None = None  # what to remember for the next poll (opaque)
 
     @property
     def entry_dates(self) -> list[datetime | None]:
         """Every entry's date in the document (published, else updated), parsed or not."""
-        return [e.published_at or e.updated_at for e in self.entries] + list(self.unchanged_dates)
+        return [e.published_at or e.updated_at for e in self.entries] + [
+            u.date for u in self.unchanged
+        ]
 
 
 # ---------------------------------------------------------------------------

@@ -252,7 +252,7 @@ class CpuPool:
             # forkserver: forking a process that runs threads (database, event loop) is unsafe.
             # The server imports the heavy modules once; workers forked from it share them.
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["aggregator.parse", "aggregator.extract"])
+            context.set_forkserver_preload(["aggregator.item_index", "aggregator.extract"])
             self._executor = ProcessPoolExecutor(
                 self.workers,
                 mp_context=context,

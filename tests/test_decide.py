@@ -26,6 +26,7 @@ from aggregator.types import (
     FeedStatus,
     FetchOutcome,
     FetchResult,
+    UnchangedEntry,
 )
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
@@ -144,6 +145,18 @@ def test_url_matching_only_when_unambiguous(
     stored_identities = {s.identity for s in stored}
     unknown = [e.identity for e in parsed if e.identity not in stored_identities]
     assert [e.identity for e in plan.new] == unknown
+
+
+def test_url_matching_skips_entries_listed_but_not_parsed_again() -> None:
+    # The document lists g1 among the items it did not parse again (unchanged since the
+    # last poll), so g1 is still in the feed: g2 with g1's stored link is a new entry, as
+    # it would be had the whole document been parsed.
+    stored = {"g1": state("g1", url="https://s.example/old")}
+    parsed = [entry("g2", url="https://s.example/old")]
+    listed = plan_entries(stored, parsed, lists_unchanged=lambda identity: identity == "g1")
+    assert [e.identity for e in listed.new] == ["g2"]
+    not_listed = plan_entries(stored, parsed, lists_unchanged=lambda identity: False)
+    assert not_listed.new == () and not_listed.unchanged == 1
 
 
 # ---------------------------------------------------------------------------
@@ -330,6 +343,52 @@ def test_success_honours_ttl_and_cache_headers() -> None:
         NO_JITTER,
     )
     assert update.poll_interval_s == 3 * HOUR
+
+
+@pytest.mark.parametrize(
+    ("stored", "fetched", "new_index", "expected"),
+    [
+        pytest.param(b"i1", FetchOutcome.NOT_MODIFIED, None, (b"i1", False), id="304 keeps"),
+        pytest.param(b"i1", FetchOutcome.OK, b"i2", (b"i2", True), id="new index"),
+        pytest.param(None, FetchOutcome.OK, b"i2", (b"i2", True), id="first index"),
+        pytest.param(b"i1", FetchOutcome.OK, b"i1", (b"i1", False), id="same index"),
+        pytest.param(b"i1", FetchOutcome.OK, None, (None, True), id="no index clears"),
+        pytest.param(None, FetchOutcome.OK, None, (None, True), id="clears unseen"),
+    ],
+)
+def test_item_index_follows_the_parsed_document(
+    stored: bytes | None,
+    fetched: FetchOutcome,
+    new_index: bytes | None,
+    expected: tuple[object, ...],
+) -> None:
+    data = replace(parsed(*hours_ago(1)), item_index=new_index)
+    update = after_fetch(
+        replace(FEED, item_index=stored),
+        result(fetched, status=200 if fetched is FetchOutcome.OK else 304),
+        data if fetched is FetchOutcome.OK else None,
+        None,
+        NOW,
+        NO_JITTER,
+    )
+    assert (update.item_index, update.item_index_changed) == expected
+
+
+def test_the_rhythm_counts_entries_not_parsed_again() -> None:
+    # Three entries parsed (an hour apart) and three unchanged (ten hours apart): the
+    # rhythm is the one of all six, not the hourly one of the parsed three.
+    data = replace(
+        parsed(*hours_ago(1, 2, 3)),
+        unchanged=tuple(UnchangedEntry(b"k" * 8, d) for d in hours_ago(10, 20, 30)),
+    )
+    assert data.entry_dates == hours_ago(1, 2, 3, 10, 20, 30)
+
+    def interval(feed_data: FeedData) -> int:
+        ok = result(FetchOutcome.OK, status=200)
+        return after_fetch(FEED, ok, feed_data, None, NOW, NO_JITTER).poll_interval_s
+
+    assert interval(data) == interval(parsed(*hours_ago(1, 2, 3, 10, 20, 30)))
+    assert interval(data) != interval(parsed(*hours_ago(1, 2, 3)))
 
 
 def test_not_modified_is_normal_and_keeps_validators() -> None:

@@ -23,6 +23,7 @@ from aggregator.item_index import (
     ItemIndex,
     decode_index,
     key_digest,
+    lists_unchanged,
     parse_feed_changes,
     plain_identities,
     split_items,
@@ -55,7 +56,7 @@ def rss(items: list[str], *, built: str = "Sun, 01 Mar 2026 11:00:00 GMT", root:
 
 
 def without_index(data: FeedData) -> FeedData:
-    return replace(data, unchanged_dates=(), item_index=None)
+    return replace(data, unchanged=(), item_index=None)
 
 
 def changes(body: bytes, previous: bytes | None, **kw: object) -> FeedData:
@@ -180,8 +181,10 @@ def test_index_round_trip_and_foreign_data() -> None:
     index = ItemIndex(
         b"c" * 16,
         (
-            IndexedItem(b"d" * 16, key_digest("guid"), key_digest("https://x/1"), NOW),
-            IndexedItem(b"e" * 16, key_digest("g2"), key_digest(None), None),
+            IndexedItem(
+                b"d" * 16, key_digest("guid"), key_digest("https://x/1"), key_digest("guid"), NOW
+            ),
+            IndexedItem(b"e" * 16, key_digest("g2"), key_digest(None), key_digest("g2"), None),
         ),
     )
     data = index.encode()
@@ -216,7 +219,7 @@ def test_without_an_index_everything_is_parsed_and_an_index_made() -> None:
     assert without_index(data) == parse_feed(body, URL, now=NOW)
     index = decode_index(data.item_index)
     assert index is not None and len(index.items) == 5
-    assert data.unchanged_dates == ()
+    assert data.unchanged == ()
 
 
 def test_new_items_are_parsed_alone_and_the_rest_keep_their_dates() -> None:
@@ -226,7 +229,7 @@ def test_new_items_are_parsed_alone_and_the_rest_keep_their_dates() -> None:
     data = changes(new, index_of(old))
     assert [e.guid for e in data.entries] == ["story-7", "story-6"]
     assert without_index(data) == replace(full, entries=full.entries[:2])
-    assert len(data.unchanged_dates) == 3
+    assert len(data.unchanged) == 3
     assert sorted(data.entry_dates, key=str) == sorted(full.entry_dates, key=str)
     # The index is the one a full parse of the new document makes.
     assert decode_index(data.item_index) == decode_index(index_of(new))
@@ -244,7 +247,7 @@ def test_nothing_changed_but_the_channel() -> None:
     old = rss([rss_item(2), rss_item(1)])
     new = rss([rss_item(2), rss_item(1)], built="Mon, 02 Mar 2026 00:00:00 GMT")
     data = changes(new, index_of(old))
-    assert data.entries == () and len(data.unchanged_dates) == 2
+    assert data.entries == () and len(data.unchanged) == 2
     assert data.title == "News" and data.site_url == "https://news.example/"
 
 
@@ -269,7 +272,7 @@ def test_a_different_context_parses_everything(change: str) -> None:
     data = parse_feed_changes(
         new, url, content_type=content_type, now=NOW, previous_index=index_of(old)
     )
-    assert len(data.entries) == 2 and data.unchanged_dates == ()
+    assert len(data.entries) == 2 and data.unchanged == ()
     assert without_index(data) == parse_feed(new, url, content_type=content_type, now=NOW)
 
 
@@ -314,6 +317,14 @@ def test_limits_apply_to_the_whole_document() -> None:
     html = b"<html><head><title>x</title></head><body><item>x</item></body></html>"
     with pytest.raises(ParseError, match="HTML page"):
         changes(html, None)
+
+
+def test_the_planner_learns_which_identities_were_not_parsed_again() -> None:
+    old = rss([rss_item(2), rss_item(1)])
+    data = changes(rss([rss_item(3), rss_item(2), rss_item(1)]), index_of(old))
+    listed = lists_unchanged(data)
+    assert [listed(f"story-{n}") for n in (1, 2, 3)] == [True, True, False]
+    assert not lists_unchanged(changes(old, None))("story-1")  # all parsed: none listed
 
 
 def test_a_foreign_index_is_ignored() -> None:
