@@ -29,6 +29,11 @@ from aggregator.sanitize import sanitize_html
 from aggregator.types import EntryData, FeedData
 from aggregator.urls import MAX_URL_CHARS
 
+# feedparser asks xml.sax for libxml2's driver first, which is not installed: the failed
+# import searched sys.path on every document (a quarter of the parse of a document of a few
+# items). expat, which it then used, is all that is asked for now.
+feedparser.api.PREFERRED_XML_PARSERS = []
+
 DEFAULT_MAX_ENTRIES = 5000
 TITLE_MAX_CHARS = 1000
 AUTHOR_MAX_CHARS = 500

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -348,3 +349,31 @@ def test_a_farm_like_entry_needs_no_urljoin(monkeypatch: pytest.MonkeyPatch) -> 
     assert 'src="http://127.0.0.1:8000/item/1/img/1.png"' in entry.summary_html
     assert re.fullmatch(r"[0-9a-f]{64}", entry.content_hash)
     assert entry.identity == "farm-1-1"
+
+
+class _ImportRecorder:
+    """A meta-path finder that only records which modules are looked for."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def find_spec(self, name: str, path: object, target: object = None) -> None:
+        self.names.append(name)
+
+
+def test_parsing_a_document_imports_nothing() -> None:
+    # feedparser asked xml.sax for libxml2's driver on every document; not installed, the
+    # failed import searched the whole path each time.
+    body = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+        b"<item><title>a</title><guid>a</guid></item></channel></rss>"
+    )
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    parse.parse_feed(body, "https://example.org/feed", now=now)  # anything lazy, once
+    recorder = _ImportRecorder()
+    sys.meta_path.insert(0, recorder)  # type: ignore[arg-type]
+    try:
+        parse.parse_feed(body, "https://example.org/feed", now=now)
+    finally:
+        sys.meta_path.remove(recorder)  # type: ignore[arg-type]
+    assert recorder.names == []
