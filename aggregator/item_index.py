@@ -22,8 +22,10 @@ document is parsed as before:
   or link appears twice in the document, so no entry's identity depends on another's;
 - every item element gives one entry.
 
-An index also records each item's guid and link (as short hashes, to find collisions) and
-its date (the feed's rhythm is computed from every entry's date, parsed or not).
+An index also records each item's guid, link and identity (short hashes: to find shared
+guids and links, and for the planner's matching by link) and its date (the feed's rhythm
+is computed from every entry's date, parsed or not; a future date keeps the clamp of the
+poll that parsed it).
 """
 
 from __future__ import annotations
@@ -283,8 +285,8 @@ def parse_feed_changes(
 
     The result carries the index to store for the next poll (``None`` where the document
     cannot have one: JSON, malformed, shared guids...). With a usable ``previous_index``
-    its ``entries`` are the new and changed items only, and ``unchanged`` the others
-    of the others. Raises ``ParseError`` as ``parse_feed`` does.
+    its ``entries`` are the new and changed items only, and ``unchanged`` tells of the
+    others. Raises ``ParseError`` as ``parse_feed`` does.
     """
     if is_json_document(body, content_type):
         return parse_feed(body, url, content_type=content_type, now=now, max_entries=max_entries)
