@@ -41,6 +41,7 @@ from aggregator import __version__
 from aggregator.parse import (
     DEFAULT_MAX_ENTRIES,
     EntryDraft,
+    check_document,
     check_xml_document,
     effective_charset,
     finish_entries,
@@ -288,6 +289,7 @@ def parse_feed_changes(
     its ``entries`` are the new and changed items only, and ``unchanged`` tells of the
     others. Raises ``ParseError`` as ``parse_feed`` does.
     """
+    check_document(body, url)
     if is_json_document(body, content_type):
         return parse_feed(body, url, content_type=content_type, now=now, max_entries=max_entries)
     check_xml_document(body, url)  # the limits apply to the whole document, not its rest

@@ -98,9 +98,7 @@ def parse_feed(
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    if not body or body.isspace():
-        raise ParseError(url, "empty document, not a feed")
-    _reject_binary(body, url)
+    check_document(body, url)
     if is_json_document(body, content_type):
         from aggregator.jsonfeed import parse_json_feed
 
@@ -568,6 +566,13 @@ def check_xml_document(body: bytes, url: str) -> str | None:
     if root == "html":
         raise ParseError(url, "an HTML page, not a feed (look for the feed's own URL)")
     return root
+
+
+def check_document(body: bytes, url: str) -> None:
+    """ParseError for what is no document at all: empty, or binary (image, compressed...)."""
+    if not body or body.isspace():
+        raise ParseError(url, "empty document, not a feed")
+    _reject_binary(body, url)
 
 
 def is_json_document(body: bytes, content_type: str | None) -> bool:

@@ -313,10 +313,19 @@ def test_json_feeds_and_unsplittable_documents_have_no_index() -> None:
     assert changes(odd, None).item_index is None
 
 
-def test_limits_apply_to_the_whole_document() -> None:
-    html = b"<html><head><title>x</title></head><body><item>x</item></body></html>"
-    with pytest.raises(ParseError, match="HTML page"):
-        changes(html, None)
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"<html><head><title>x</title></head><body><item>x</item></body></html>", "HTML page"),
+        (b"", "empty document"),
+        (b"\x89PNG\r\n\x1a\n<rss><channel><item>x</item></channel></rss>", "binary"),
+    ],
+)
+def test_what_parse_feed_refuses_is_refused(body: bytes, message: str) -> None:
+    with pytest.raises(ParseError, match=message):
+        parse_feed(body, URL, now=NOW)
+    with pytest.raises(ParseError, match=message):
+        changes(body, None)
 
 
 def test_the_planner_learns_which_identities_were_not_parsed_again() -> None:
@@ -363,8 +372,9 @@ def test_incremental_equals_full_on_random_documents(
 
 
 def test_real_feeds_give_what_a_full_parse_gives(shared_corpus: Path) -> None:
-    """Every corpus feed with at least two items: the last poll saw it without its first
-    item; the incremental parse of the whole must match the full parse exactly."""
+    """Every corpus file gets what ``parse_feed`` gives (or the same error); every feed with
+    at least two items was seen by the last poll without its first item, and the
+    incremental parse of the whole must match the full parse exactly."""
     feeds_dir = shared_corpus / "feeds"
     with (feeds_dir / "MANIFEST.tsv").open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
@@ -374,7 +384,10 @@ def test_real_feeds_give_what_a_full_parse_gives(shared_corpus: Path) -> None:
         body = (feeds_dir / row["path"]).read_bytes()
         try:
             full = parse_feed(body, URL, now=NOW)
-        except ParseError:
+        except ParseError as refused:
+            with pytest.raises(ParseError) as also_refused:
+                changes(body, None)
+            assert also_refused.value.message == refused.message, row["path"]
             continue
         first = changes(body, None)
         assert without_index(first) == full, row["path"]
