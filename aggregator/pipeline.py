@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from aggregator import decide, storage
+from aggregator import decide, item_index, storage
 from aggregator.config import Settings
 from aggregator.errors import CpuLimitError, ParseError
 from aggregator.extract import (
@@ -26,7 +26,6 @@ from aggregator.extract import (
     feed_content_is_full_article,
 )
 from aggregator.fetch import Fetcher
-from aggregator.item_index import lists_unchanged, parse_feed_changes
 from aggregator.logs import feed_logger
 from aggregator.metrics import Metrics
 from aggregator.retag import document_for
@@ -312,7 +311,7 @@ class Pipeline:
             parse_started = time.perf_counter()
             try:
                 feed_data = await self.cpu.run(
-                    parse_feed_changes,
+                    item_index.parse_feed_changes,
                     fetched.body,
                     fetched.final_url,
                     content_type=fetched.content_type,
@@ -339,7 +338,9 @@ class Pipeline:
             update=update,
             entries=feed_data.entries if feed_data is not None else (),
             planner=(
-                functools.partial(self._plan_entries, lists_unchanged=lists_unchanged(feed_data))
+                functools.partial(
+                    self._plan_entries, lists_unchanged=item_index.lists_unchanged(feed_data)
+                )
                 if feed_data is not None and feed_data.unchanged
                 else self._plan_entries
             ),
