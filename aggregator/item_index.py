@@ -41,6 +41,7 @@ from aggregator import __version__
 from aggregator.parse import (
     DEFAULT_MAX_ENTRIES,
     EntryDraft,
+    XmlDocument,
     check_document,
     check_xml_document,
     effective_charset,
@@ -292,30 +293,43 @@ def parse_feed_changes(
     check_document(body, url)
     if is_json_document(body, content_type):
         return parse_feed(body, url, content_type=content_type, now=now, max_entries=max_entries)
-    check_xml_document(body, url)  # the limits apply to the whole document, not its rest
+    # The limits apply to the whole document; what is parsed of it keeps its root.
+    how = _How(check_xml_document(body, url), url, content_type, now, max_entries)
     items = split_items(body)
     if items is None:
-        return parse_feed(body, url, content_type=content_type, now=now, max_entries=max_entries)
+        return how.parse(body).feed_data()
     context = context_digest(items, url, effective_charset(body, content_type))
     known = decode_index(previous_index)
     if known is not None and known.context == context:
-        changed = _parse_changed(items, known, url, content_type, now, max_entries)
+        changed = _parse_changed(items, known, how)
         if changed is not None:
             return changed
-    return _parse_all(items, context, url, content_type, now, max_entries)
+    return _parse_all(items, context, how)
 
 
-def _parse_all(
-    items: DocumentItems,
-    context: bytes,
-    url: str,
-    content_type: str | None,
-    now: datetime,
-    max_entries: int,
-) -> FeedData:
-    document = parse_xml_document(
-        items.body, url, content_type=content_type, now=now, max_entries=max_entries
-    )
+@dataclass(frozen=True, slots=True)
+class _How:
+    """How one document is parsed, whichever of its items are."""
+
+    root: str | None
+    url: str
+    content_type: str | None
+    now: datetime
+    max_entries: int
+
+    def parse(self, body: bytes) -> XmlDocument:
+        return parse_xml_document(
+            body,
+            self.url,
+            root=self.root,
+            content_type=self.content_type,
+            now=self.now,
+            max_entries=self.max_entries,
+        )
+
+
+def _parse_all(items: DocumentItems, context: bytes, how: _How) -> FeedData:
+    document = how.parse(items.body)
     kept = [d for d in document.drafts if d is not None]
     entries = finish_entries(kept)
     indexable = (
@@ -336,28 +350,16 @@ def _parse_all(
     return replace(document.feed, entries=entries, item_index=index.encode())
 
 
-def _parse_changed(
-    items: DocumentItems,
-    known: ItemIndex,
-    url: str,
-    content_type: str | None,
-    now: datetime,
-    max_entries: int,
-) -> FeedData | None:
+def _parse_changed(items: DocumentItems, known: ItemIndex, how: _How) -> FeedData | None:
     """The document parsed without its known items; ``None`` where that would not be exact."""
+    max_entries = how.max_entries
     count = min(len(items.spans), max_entries)  # the rest would be cut after parsing
     digests = [segment_digest(items.segment(i)) for i in range(count)]
     if len(set(digests)) != count:
         return None  # one item twice: shared guids, so identities depend on each other
     by_digest = {item.digest: item for item in known.items}
     changed = [i for i, digest in enumerate(digests) if digest not in by_digest]
-    document = parse_xml_document(
-        items.without_items(changed),
-        url,
-        content_type=content_type,
-        now=now,
-        max_entries=max_entries,
-    )
+    document = how.parse(items.without_items(changed))
     parsed = [d for d in document.drafts if d is not None]
     if document.malformed or document.entries_found != len(changed) or len(parsed) != len(changed):
         return None

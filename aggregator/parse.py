@@ -547,11 +547,10 @@ def _struct_to_datetime(value: Any) -> datetime | None:
 def _parse_xml_feed(
     body: bytes, url: str, *, content_type: str | None, now: datetime, max_entries: int
 ) -> FeedData:
-    document = parse_xml_document(
-        body, url, content_type=content_type, now=now, max_entries=max_entries
-    )
-    entries = finish_entries([d for d in document.drafts if d is not None])
-    return replace(document.feed, entries=entries)
+    root = check_xml_document(body, url)
+    return parse_xml_document(
+        body, url, root=root, content_type=content_type, now=now, max_entries=max_entries
+    ).feed_data()
 
 
 def check_xml_document(body: bytes, url: str) -> str | None:
@@ -609,12 +608,23 @@ class XmlDocument:
     entries_found: int  # before the cut to ``max_entries``
     malformed: bool  # feedparser flagged the document ("bozo") and recovered
 
+    def feed_data(self) -> FeedData:
+        """The parsed feed with its entries (identities assigned across the document)."""
+        kept = [d for d in self.drafts if d is not None]
+        return replace(self.feed, entries=finish_entries(kept))
+
 
 def parse_xml_document(
-    body: bytes, url: str, *, content_type: str | None, now: datetime, max_entries: int
+    body: bytes,
+    url: str,
+    *,
+    root: str | None,
+    content_type: str | None,
+    now: datetime,
+    max_entries: int,
 ) -> XmlDocument:
-    """Run feedparser over ``body``; raises ``ParseError`` where it is not a feed."""
-    root = check_xml_document(body, url)
+    """Run feedparser over ``body``, whose ``check_xml_document`` gave ``root``; raises
+    ``ParseError`` where it is not a feed."""
     charset = effective_charset(body, content_type)
     # No Content-Location: feedparser would resolve guids against it, and an identity must
     # not change when the feed moves.
