@@ -38,6 +38,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from aggregator import __version__
+from aggregator.jsonfeed import parse_json_feed
 from aggregator.parse import (
     DEFAULT_MAX_ENTRIES,
     EntryDraft,
@@ -47,7 +48,6 @@ from aggregator.parse import (
     effective_charset,
     finish_entries,
     is_json_document,
-    parse_feed,
     parse_xml_document,
     too_many_entries,
 )
@@ -137,7 +137,8 @@ def split_items(body: bytes) -> DocumentItems | None:
     Tokens are matched where each "<" is, and the first that is no token ends the split:
     the work stays linear in the document's length, whatever a hostile document holds.
     """
-    stack: list[bytes] = []  # start tags of the open elements outside items
+    names: list[bytes] = []  # the open elements outside items: their names
+    stack: list[bytes] = []  # and their start tags
     spans: list[tuple[int, int]] = []
     ancestors: tuple[bytes, ...] | None = None
     prolog_end: int | None = None
@@ -172,10 +173,11 @@ def split_items(body: bytes) -> DocumentItems | None:
         elif b":" in name and name.rpartition(b":")[2] in _ITEM_NAMES:
             return None  # prefixed items (rss:item, atom:entry): not handled here
         elif closing:
-            if not stack or _tag_name(stack[-1]) != name:
+            if not names or names.pop() != name:
                 return None
             stack.pop()
         elif not empty:
+            names.append(name)
             stack.append(match.group(0))
     if stack or prolog_end is None:
         return None
@@ -187,12 +189,6 @@ def _item_end(body: bytes, position: int, name: bytes) -> int | None:
     """Where the item opened before ``position`` ends; ``None`` if nested or unclosed."""
     closed = _ITEM_REST[name].match(body, position)
     return closed.end() if closed is not None else None
-
-
-def _tag_name(start_tag: bytes) -> bytes:
-    match = _TOKEN.match(start_tag)
-    assert match is not None and match.group(2) is not None
-    return match.group(2)
 
 
 def context_digest(items: DocumentItems, url: str, charset: str | None) -> bytes:
@@ -292,7 +288,7 @@ def parse_feed_changes(
     """
     check_document(body, url)
     if is_json_document(body, content_type):
-        return parse_feed(body, url, content_type=content_type, now=now, max_entries=max_entries)
+        return parse_json_feed(body, url, now=now, max_entries=max_entries)
     # The limits apply to the whole document; what is parsed of it keeps its root.
     how = _How(check_xml_document(body, url), url, content_type, now, max_entries)
     items = split_items(body)
@@ -332,21 +328,19 @@ def _parse_all(items: DocumentItems, context: bytes, how: _How) -> FeedData:
     document = how.parse(items.body)
     kept = [d for d in document.drafts if d is not None]
     entries = finish_entries(kept)
-    indexable = (
-        not document.malformed
-        and document.entries_found == len(items.spans)  # one entry per item element
-        and len(kept) == len(document.drafts)  # no phantom
-        and plain_identities([_keys(d) for d in kept])
-    )
-    if not indexable:
+    if (
+        document.malformed
+        or document.entries_found != len(items.spans)  # one entry per item element
+        or len(kept) != len(document.drafts)  # a phantom entry
+    ):
         return replace(document.feed, entries=entries)
-    index = ItemIndex(
-        context,
-        tuple(
-            _indexed(segment_digest(items.segment(i)), draft, entry)
-            for i, (draft, entry) in enumerate(zip(kept, entries, strict=True))
-        ),
+    indexed = tuple(
+        _indexed(segment_digest(items.segment(i)), draft, entry)
+        for i, (draft, entry) in enumerate(zip(kept, entries, strict=True))
     )
+    if not plain_identities([item.keys for item in indexed]):
+        return replace(document.feed, entries=entries)
+    index = ItemIndex(context, indexed)
     return replace(document.feed, entries=entries, item_index=index.encode())
 
 
@@ -364,13 +358,13 @@ def _parse_changed(items: DocumentItems, known: ItemIndex, how: _How) -> FeedDat
     if document.malformed or document.entries_found != len(changed) or len(parsed) != len(changed):
         return None
     unchanged = [by_digest[d] for d in digests if d in by_digest]
-    if not plain_identities([_keys(d) for d in parsed] + [item.keys for item in unchanged]):
-        return None
     entries = finish_entries(parsed)
     fresh = {
         digests[i]: _indexed(digests[i], draft, entry)
         for i, draft, entry in zip(changed, parsed, entries, strict=True)
     }
+    if not plain_identities([item.keys for item in (*fresh.values(), *unchanged)]):
+        return None
     index = ItemIndex(known.context, tuple(by_digest.get(d) or fresh[d] for d in digests))
     warnings = document.feed.warnings
     if len(items.spans) > max_entries:
@@ -382,10 +376,6 @@ def _parse_changed(items: DocumentItems, known: ItemIndex, how: _How) -> FeedDat
         unchanged=tuple(UnchangedEntry(item.identity_key, item.date) for item in unchanged),
         item_index=index.encode(),
     )
-
-
-def _keys(draft: EntryDraft) -> tuple[bytes, ...]:
-    return tuple(key_digest(v) for v in {draft.guid, draft.url} if v)
 
 
 def _indexed(digest: bytes, draft: EntryDraft, entry: EntryData) -> IndexedItem:
