@@ -94,11 +94,12 @@ def run_bare(body: bytes) -> None:
 
 
 NOW = datetime.now(UTC)
+FEED_URL = "https://bench.example/feed"
 
 
 def run_aggregator(body: bytes) -> None:
     with contextlib.suppress(ParseError):
-        parse_feed(body, "https://bench.example/feed", now=NOW)
+        parse_feed(body, FEED_URL, now=NOW)
 
 
 def farm_feeds(count: int) -> list[bytes]:
@@ -142,9 +143,8 @@ def report(name: str, documents: Sequence[bytes], rounds: int) -> None:
 def farm_changes(count: int) -> tuple[list[bytes], list[bytes]]:
     """The farm's documents after one round of changes, and the indexes of the ones before."""
     farm = FeedFarm(feeds=count, port=8000)
-    url = "https://bench.example/feed"
     indexes = [
-        parse_feed_changes(farm.document(i)[0], url, now=NOW).item_index or b""
+        parse_feed_changes(farm.document(i)[0], FEED_URL, now=NOW).item_index or b""
         for i in range(count)
     ]
     farm.mutate(1.0)
@@ -153,19 +153,18 @@ def farm_changes(count: int) -> tuple[list[bytes], list[bytes]]:
 
 def report_changes(count: int, rounds: int) -> None:
     documents, indexes = farm_changes(count)
-    url = "https://bench.example/feed"
 
     def full() -> None:
         for body in documents:
-            parse_feed(body, url, now=NOW)
+            parse_feed(body, FEED_URL, now=NOW)
 
     def changed_only() -> None:
         for body, index in zip(documents, indexes, strict=True):
-            parse_feed_changes(body, url, now=NOW, previous_index=index)
+            parse_feed_changes(body, FEED_URL, now=NOW, previous_index=index)
 
     def first_poll() -> None:
         for body in documents:
-            parse_feed_changes(body, url, now=NOW)
+            parse_feed_changes(body, FEED_URL, now=NOW)
 
     runs = {
         "parse_feed": full,
